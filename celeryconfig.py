@@ -1,0 +1,58 @@
+"""Celery settings, loaded by name (`config_from_object("celeryconfig")`) and derived from Settings only."""
+
+from __future__ import annotations
+
+from kombu import Queue
+
+from claims_tasks.broker import PRIORITY_SEP, PRIORITY_STEPS
+from claims_tasks.config import get_settings
+from claims_tasks.errors import ConfigError
+from claims_tasks.sharding import DISPATCH_QUEUE, shard_queues
+
+try:
+    _settings = get_settings()
+except ConfigError as exc:
+    raise SystemExit(f"claims_tasks: {exc}") from None
+
+broker_url = _settings.broker_url
+broker_connection_retry_on_startup = True
+broker_transport_options = {
+    # Unacked chunks come back after this; it must exceed the longest chunk's run time.
+    "visibility_timeout": _settings.visibility_timeout,
+    # Redis has no native priorities: kombu keeps one list per step. 0 is served first.
+    "queue_order_strategy": "priority",
+    "priority_steps": list(PRIORITY_STEPS),
+    "sep": PRIORITY_SEP,
+}
+
+task_queues = [Queue(DISPATCH_QUEUE), *(Queue(name) for name in shard_queues(_settings.shards))]
+task_default_queue = DISPATCH_QUEUE
+task_routes = {"claims_tasks.dispatch": {"queue": DISPATCH_QUEUE}}
+
+task_serializer = "json"
+accept_content = ["json"]
+# Chunk tasks report through the databases (batches, ledger), not a result backend.
+task_ignore_result = True
+result_backend = None
+
+# A chunk is acknowledged only after its outcomes are written; a worker lost mid-chunk gives it back.
+task_acks_late = True
+task_reject_on_worker_lost = True
+# One chunk in hand per process: chunks are large, and a prefetched chunk is stuck if its worker dies.
+worker_prefetch_multiplier = _settings.worker_prefetch_multiplier
+worker_max_tasks_per_child = 10_000
+worker_max_memory_per_child = 400_000  # KiB; a child past this is replaced after its current chunk
+
+# Task events, so Flower sees workers and tasks.
+worker_send_task_events = True
+task_send_sent_event = True
+
+timezone = "UTC"
+beat_schedule = {
+    "dispatch-new-claims": {
+        "task": "claims_tasks.dispatch",
+        "schedule": _settings.dispatch_interval,
+        # A dispatch message that waited longer than one interval is stale: the next one does its work.
+        "options": {"expires": _settings.dispatch_interval},
+    },
+}

@@ -1,0 +1,42 @@
+"""Broker checks and queue depths, straight from Redis (what Flower and the API show too)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import redis
+
+from claims_tasks.errors import ServiceUnavailable
+
+# kombu's Redis transport keeps one list per priority step: "<queue>" for step 0, "<queue>:<step>" after.
+PRIORITY_STEPS = (0, 3, 6, 9)
+PRIORITY_SEP = ":"
+
+
+def describe(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or '/0'}"
+
+
+def check_broker(url: str) -> None:
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise ServiceUnavailable(f"broker (Redis) at {describe(url)} is unreachable: {exc}") from None
+    except redis.exceptions.ResponseError as exc:
+        raise ServiceUnavailable(f"broker (Redis) at {describe(url)} refused the connection: {exc}") from None
+
+
+def priority_lists(queue: str) -> list[str]:
+    return [queue if step == 0 else f"{queue}{PRIORITY_SEP}{step}" for step in PRIORITY_STEPS]
+
+
+def queue_depths(url: str, queues: list[str]) -> dict[str, int]:
+    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    with client.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            for key in priority_lists(queue):
+                pipe.llen(key)
+        sizes = pipe.execute()
+    steps = len(PRIORITY_STEPS)
+    return {q: int(sum(sizes[i * steps : (i + 1) * steps])) for i, q in enumerate(queues)}

@@ -1,0 +1,140 @@
+"""Settings: one class, read once per process by the entry points (CLI, Celery, API).
+
+Precedence, highest first: environment variables (``CLAIMS_…``), a ``.env`` file, the YAML file named by
+``APP_CONFIG`` or else ``config.<APP_ENV>.yaml``, ``config.yaml``, the defaults below. Secrets (the
+encryption key) are refused in YAML files, which get committed; they come from the environment only.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from claims_tasks.errors import ConfigError
+
+SECRET_FIELDS = frozenset({"encryption_key"})
+PG_SCHEMES = ("postgresql", "postgres")
+
+
+class _SecretFreeYaml(YamlConfigSettingsSource):
+    """A YAML source that refuses secrets, so a committed config file can never carry one."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls, yaml_file=path)
+        self.path = path
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        leaked = SECRET_FIELDS & set(data)
+        if leaked:
+            name = sorted(leaked)[0]
+            raise ConfigError(
+                f"{self.path}: '{name}' is a secret; set CLAIMS_{name.upper()} in the environment instead"
+            )
+        return data
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CLAIMS_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    environment: str = Field(default="development", validation_alias="APP_ENV")
+
+    staging_dsn: str = "postgresql://postgres@127.0.0.1:5432/staging_process"
+    production_dsn: str = "postgresql://postgres@127.0.0.1:5432/smart_pro_claims"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+
+    shards: int = Field(default=4, ge=1, le=256)
+    # 1,000 ids per message: Celery on Redis drains ~490 such messages/s (see docs/PERFORMANCE.md),
+    # far above what the database side can absorb, while a chunk still finishes in well under a second.
+    chunk_size: int = Field(default=1000, ge=1, le=50_000)
+    # Ids marked `queued` per dispatch transaction: short transactions, bounded lock footprint.
+    dispatch_page_size: int = Field(default=20_000, ge=1)
+    dispatch_interval: float = Field(default=5.0, gt=0)
+
+    encryption_key: SecretStr | None = None
+
+    timely_filing_days: int = Field(default=365, ge=1)
+    # Redis re-delivers an unacknowledged chunk after this many seconds; it must exceed the longest chunk.
+    visibility_timeout: int = Field(default=1800, ge=1)
+    # A claim `queued` longer than this without an outcome is dispatched again (its message was lost).
+    requeue_after: int = Field(default=3600, ge=1)
+
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=4, ge=1)
+    worker_prefetch_multiplier: int = Field(default=1, ge=1)
+    task_max_retries: int = Field(default=5, ge=0)
+
+    @field_validator("staging_dsn", "production_dsn")
+    @classmethod
+    def _postgres_dsn(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in PG_SCHEMES:
+            raise ValueError(f"expected a postgresql:// URL, got scheme {scheme or '(none)'!r}")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in ("redis", "rediss"):
+            raise ValueError(f"expected a redis:// URL, got scheme {scheme or '(none)'!r}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_sources = [_SecretFreeYaml(settings_cls, path) for path in config_files()]
+        return (init_settings, env_settings, dotenv_settings, *yaml_sources)
+
+    def encryption_keys(self) -> list[str]:
+        """Fernet keys, newest first; several (comma-separated) let old payloads stay readable."""
+        if self.encryption_key is None:
+            return []
+        return [k.strip() for k in self.encryption_key.get_secret_value().split(",") if k.strip()]
+
+
+def config_files() -> list[Path]:
+    """YAML files in precedence order, highest first; files that do not exist are skipped."""
+    explicit = os.environ.get("APP_CONFIG")
+    if explicit:
+        if not Path(explicit).is_file():
+            raise ConfigError(f"APP_CONFIG names {explicit}, which does not exist")
+        first = Path(explicit)
+    else:
+        first = Path(f"config.{os.environ.get('APP_ENV', 'development')}.yaml")
+    return [p for p in (first, Path("config.yaml")) if p.is_file()]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation errors into one line that names the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        var = "APP_ENV" if field == "environment" else f"CLAIMS_{field.upper()}"
+        raise ConfigError(f"invalid setting {var}: {err['msg']}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

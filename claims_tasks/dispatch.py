@@ -1,0 +1,147 @@
+"""The producer: page `new` claims out of staging, mark them `queued`, fan them out as chunks per shard.
+
+One dispatcher at a time: a PostgreSQL advisory lock held for the whole run, so two beats (or a beat and
+an operator) never both act. Even without it, each page is claimed by an UPDATE that re-checks
+`status = 'new'`, so a claim can be queued only once.
+
+Ordering across the two databases: staging is committed before any message is sent, so a message never
+names a claim the ledger doesn't show as queued. If the process dies between commit and send, the claims
+stay `queued` and are found again by re-dispatch after `requeue_after` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import psycopg
+
+from claims_tasks.sharding import shard_for
+from db import engines, production
+
+logger = logging.getLogger(__name__)
+
+# Arbitrary, fixed: the advisory lock key every dispatcher agrees on.
+DISPATCH_LOCK_KEY = 0x436C61696D73  # "Claims"
+
+SendChunk = Callable[[str, int, list[str]], None]
+
+_PAGE_SQL = """
+WITH page AS (
+    SELECT claim_id FROM staging.claims
+    WHERE status = 'new' AND claim_id > %(last)s
+    ORDER BY claim_id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE staging.claims c
+SET status = 'queued', batch_id = %(batch)s, queued_at = now(), updated_at = now(), attempts = c.attempts + 1
+FROM page WHERE c.claim_id = page.claim_id AND c.status = 'new'
+RETURNING c.claim_id, c.facility_id
+"""
+
+
+@dataclass
+class DispatchResult:
+    batch_id: str
+    claims: int = 0
+    chunks: int = 0
+    per_shard: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def new_batch_id(now: datetime | None = None) -> str:
+    """Sortable by time, unique without coordination."""
+    now = now or datetime.now(UTC)
+    return f"b{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def plan_chunks(
+    rows: Sequence[tuple[str, str | None]], shards: int, chunk_size: int
+) -> list[tuple[int, list[str]]]:
+    """Group (claim_id, facility_id) rows by shard and cut each group into chunks of ids, sorted."""
+    by_shard: dict[int, list[str]] = defaultdict(list)
+    for claim_id, facility_id in rows:
+        by_shard[shard_for(facility_id, shards)].append(claim_id)
+    plan = []
+    for shard in sorted(by_shard):
+        ids = sorted(by_shard[shard])
+        plan.extend((shard, ids[i : i + chunk_size]) for i in range(0, len(ids), chunk_size))
+    return plan
+
+
+def dispatch(
+    staging_dsn: str,
+    production_dsn: str,
+    send: SendChunk,
+    *,
+    shards: int,
+    chunk_size: int,
+    page_size: int,
+    max_claims: int | None = None,
+    lock_key: int = DISPATCH_LOCK_KEY,
+) -> DispatchResult | None:
+    """Dispatch every `new` claim (up to max_claims) as one batch; None if another dispatcher holds the lock
+    or there was nothing to do."""
+    started = time.perf_counter()
+    with engines.connection(staging_dsn, "staging") as sconn:
+        locked = sconn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key,)).fetchone()
+        sconn.commit()
+        if not (locked and locked[0]):
+            logger.info("dispatch skipped: another dispatcher holds the lock")
+            return None
+        result = DispatchResult(batch_id=new_batch_id())
+        with engines.connection(production_dsn, "production", autocommit=True) as pconn:
+            try:
+                _dispatch_pages(sconn, pconn, send, result, shards, chunk_size, page_size, max_claims)
+            finally:
+                if result.claims:
+                    production.close_dispatch(pconn, result.batch_id)
+                sconn.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
+                sconn.commit()
+    if not result.claims:
+        return None
+    result.seconds = time.perf_counter() - started
+    logger.info(
+        "dispatched batch=%s claims=%d chunks=%d in %.2fs",
+        result.batch_id,
+        result.claims,
+        result.chunks,
+        result.seconds,
+    )
+    return result
+
+
+def _dispatch_pages(
+    sconn: psycopg.Connection,
+    pconn: psycopg.Connection,
+    send: SendChunk,
+    result: DispatchResult,
+    shards: int,
+    chunk_size: int,
+    page_size: int,
+    max_claims: int | None,
+) -> None:
+    last = ""
+    while max_claims is None or result.claims < max_claims:
+        limit = page_size if max_claims is None else min(page_size, max_claims - result.claims)
+        rows = sconn.execute(_PAGE_SQL, {"last": last, "limit": limit, "batch": result.batch_id}).fetchall()
+        if not rows:
+            sconn.rollback()
+            return
+        if not result.claims:
+            # The batch row exists before any claim of it is visible as queued, so workers find it.
+            production.open_batch(pconn, result.batch_id, shards, chunk_size)
+        sconn.commit()
+        plan = plan_chunks(rows, shards, chunk_size)
+        production.add_to_batch(pconn, result.batch_id, len(rows), len(plan))
+        for shard, ids in plan:
+            send(result.batch_id, shard, ids)
+            result.per_shard[shard] = result.per_shard.get(shard, 0) + len(ids)
+        result.claims += len(rows)
+        result.chunks += len(plan)
+        last = max(row[0] for row in rows)

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The README's two commands:
+#   bash deploy/local.sh demo   set up a virtual environment and run the whole job on local defaults
+#   bash deploy/local.sh test   set up the same environment and run the whole test suite
+# Both install into .venv, and start PostgreSQL and Redis when they are installed but stopped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-demo}
+shift || true
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "deploy/local.sh: $*"; exit 1; }
+
+python_bin() {
+    for candidate in python3.11 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "$candidate"
+            return
+        fi
+    done
+    die "Python 3.11 or newer is required (python3.11 or python3 on PATH)"
+}
+
+setup_venv() {
+    if [ ! -x .venv/bin/python ]; then
+        "$(python_bin)" -m venv .venv || die "could not create .venv (is the python3-venv package installed?)"
+    fi
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+}
+
+pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+redis_up() { [ "$(printf 'PING\r\n' | timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/6379; cat >&3; head -c 5 <&3' 2>/dev/null)" = "+PONG" ]; }
+
+wait_for() {
+    local what=$1 check=$2
+    for _ in $(seq 1 30); do
+        "$check" && return 0
+        sleep 1
+    done
+    die "$what did not come up on 127.0.0.1"
+}
+
+ensure_postgres() {
+    pg_up && return 0
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+        say "starting PostgreSQL"
+        pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start ||
+            die "PostgreSQL is installed but would not start (see /var/log/postgresql/)"
+        wait_for PostgreSQL pg_up
+    else
+        die "PostgreSQL is not running on 127.0.0.1:5432 and is not installed here (install postgresql-15, or point CLAIMS_STAGING_DSN/CLAIMS_PRODUCTION_DSN at a server)"
+    fi
+}
+
+ensure_redis() {
+    redis_up && return 0
+    if command -v redis-server >/dev/null 2>&1; then
+        say "starting Redis"
+        redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no ||
+            die "Redis is installed but would not start"
+        wait_for Redis redis_up
+    else
+        die "Redis is not running on 127.0.0.1:6379 and is not installed here (install redis-server, or point CLAIMS_BROKER_URL at one)"
+    fi
+}
+
+case "$mode" in
+    demo)
+        setup_venv
+        ensure_postgres
+        ensure_redis
+        exec .venv/bin/claims-tasks demo "$@"
+        ;;
+    test)
+        setup_venv
+        ensure_postgres
+        ensure_redis
+        exec .venv/bin/python -m pytest "$@"
+        ;;
+    *)
+        die "usage: bash deploy/local.sh demo|test [args]"
+        ;;
+esac

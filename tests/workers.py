@@ -1,0 +1,87 @@
+"""A real `celery worker` in a subprocess, on the test databases and Redis database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class WorkerProcess:
+    def __init__(
+        self,
+        log: Path,
+        concurrency: int = 2,
+        queues: list[str] | None = None,
+        name: str = "test",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "claims_tasks",
+            "worker",
+            "-c",
+            str(concurrency),
+            "-n",
+            f"{name}-{os.getpid()}@%h",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        if queues:
+            argv += ["-Q", ",".join(queues)]
+        self.log = log
+        self._sink = log.open("wb")
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            stdout=self._sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(extra_env or {})},
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited ({self.proc.returncode}):\n{self.log.read_text()}")
+            if b" ready." in self.log.read_bytes():
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"worker not ready after {timeout}s:\n{self.log.read_text()}")
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._sink.close()
+
+
+def wait_for_batch(production_dsn: str, batch_id: str, timeout: float = 180) -> tuple[int, int, int, int]:
+    """Poll the batch row until finished; returns (total, done, failed, review)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(production_dsn, autocommit=True) as conn:
+        while True:
+            row = conn.execute(
+                "SELECT status, total, done, failed, review FROM batches WHERE batch_id = %s", (batch_id,)
+            ).fetchone()
+            if row and row[0] == "finished":
+                return row[1], row[2], row[3], row[4]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"batch {batch_id} not finished: {row}")
+            time.sleep(0.25)
