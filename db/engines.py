@@ -90,7 +90,7 @@ def drop_database(dsn: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def migrate(dsn: str, target: str, revision: str = "head") -> None:
+def migrate(dsn: str, target: str, revision: str = "heads") -> None:
     """Run Alembic for one database: target is 'staging' or 'production' (an alembic.ini section)."""
     from alembic.config import Config
 

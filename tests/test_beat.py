@@ -1,4 +1,4 @@
-"""`celery beat` as the producer: two beats run at once, a real worker drains, every claim is dispatched once."""
+"""`celery beat` as producer: two beats at once, a real worker drains, each claim dispatched once."""
 
 from __future__ import annotations
 
