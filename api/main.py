@@ -32,5 +32,6 @@ def health() -> JSONResponse:
     except ClaimsError as exc:
         checks["broker"] = str(exc)
     healthy = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
-                        status_code=200 if healthy else 503)
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", "checks": checks}, status_code=200 if healthy else 503
+    )

@@ -106,7 +106,7 @@ def watch(batch_id: str, timeout: float | None) -> None:
     """Show a batch's progress live until it is finished."""
     from claims_tasks.progress import watch as watch_batch
 
-    watch_batch(get_settings().production_dsn, batch_id, timeout=timeout)
+    watch_batch(get_settings().staging_dsn, batch_id, timeout=timeout)
 
 
 @main.command()

@@ -12,7 +12,6 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import click
-from db.seed import seed_claims
 
 from claims_tasks import tasks
 from claims_tasks.bootstrap import ensure_encryption_key, init_databases
@@ -22,6 +21,7 @@ from claims_tasks.errors import ClaimsError
 from claims_tasks.progress import watch
 from db import engines
 from db.ledger import reconcile
+from db.seed import seed_claims
 
 RUN_DIR = Path("var")
 
@@ -101,7 +101,7 @@ def run_demo(claims: int, concurrency: int, timeout: float) -> None:
         )
         click.echo("5/6 watch")
         started = time.monotonic()
-        progress = watch(settings.production_dsn, result.batch_id, timeout=timeout)
+        progress = watch(settings.staging_dsn, result.batch_id, timeout=timeout)
         seconds = time.monotonic() - started
         click.echo(
             f"  {progress.processed:,} claims in {seconds:.1f}s = {progress.processed / seconds:,.0f} "
@@ -116,8 +116,9 @@ def run_demo(claims: int, concurrency: int, timeout: float) -> None:
     click.echo(
         "\nWhere to look:\n"
         f"  production claims   psql {engines.describe(settings.production_dsn)}\n"
-        "                      (tables claims, claim_lines, claim_diagnoses, failed_claims, batches)\n"
-        f"  staging ledger      psql {engines.describe(settings.staging_dsn)}  (staging.claims.status)\n"
+        "                      (tables claims, claim_lines, claim_diagnoses, failed_claims)\n"
+        f"  staging ledger      psql {engines.describe(settings.staging_dsn)}\n"
+        "                      (staging.claims.status, staging.batches)\n"
         f"  broker              redis {describe(settings.broker_url)}\n"
         f"  ledger check        claims-tasks reconcile --batch {result.batch_id} --json\n"
         f"  logs                {logs}/worker.log, {logs}/beat.log\n"

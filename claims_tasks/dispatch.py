@@ -4,9 +4,9 @@ One dispatcher at a time: a PostgreSQL advisory lock held for the whole run, so 
 an operator) never both act. Even without it, each page is claimed by an UPDATE that re-checks
 `status = 'new'`, so a claim can be queued only once.
 
-Ordering across the two databases: staging is committed before any message is sent, so a message never
-names a claim the ledger doesn't show as queued. If the process dies between commit and send, the claims
-stay `queued` and are found again by re-dispatch after `requeue_after` seconds.
+Staging is committed (claims `queued`, the batch row and its total, in one transaction) before any message
+is sent, so a message never names a claim the ledger doesn't show as queued. If the process dies between
+commit and send, the claims stay `queued` and are found again by re-dispatch after `requeue_after` seconds.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from claims_tasks.sharding import shard_for
-from db import engines, production
+from db import batches, engines
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,6 @@ def plan_chunks(
 
 def dispatch(
     staging_dsn: str,
-    production_dsn: str,
     send: SendChunk,
     *,
     shards: int,
@@ -95,14 +94,14 @@ def dispatch(
             logger.info("dispatch skipped: another dispatcher holds the lock")
             return None
         result = DispatchResult(batch_id=new_batch_id())
-        with engines.connection(production_dsn, "production", autocommit=True) as pconn:
-            try:
-                _dispatch_pages(sconn, pconn, send, result, shards, chunk_size, page_size, max_claims)
-            finally:
-                if result.claims:
-                    production.close_dispatch(pconn, result.batch_id)
-                sconn.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
-                sconn.commit()
+        try:
+            _dispatch_pages(sconn, send, result, shards, chunk_size, page_size, max_claims)
+        finally:
+            sconn.rollback()
+            if result.claims:
+                batches.close_dispatch(sconn, result.batch_id)
+            sconn.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
+            sconn.commit()
     if not result.claims:
         return None
     result.seconds = time.perf_counter() - started
@@ -118,7 +117,6 @@ def dispatch(
 
 def _dispatch_pages(
     sconn: psycopg.Connection,
-    pconn: psycopg.Connection,
     send: SendChunk,
     result: DispatchResult,
     shards: int,
@@ -134,11 +132,10 @@ def _dispatch_pages(
             sconn.rollback()
             return
         if not result.claims:
-            # The batch row exists before any claim of it is visible as queued, so workers find it.
-            production.open_batch(pconn, result.batch_id, shards, chunk_size)
-        sconn.commit()
+            batches.open_batch(sconn, result.batch_id, shards, chunk_size)
         plan = plan_chunks(rows, shards, chunk_size)
-        production.add_to_batch(pconn, result.batch_id, len(rows), len(plan))
+        batches.add_to_batch(sconn, result.batch_id, len(rows), len(plan))
+        sconn.commit()
         for shard, ids in plan:
             send(result.batch_id, shard, ids)
             result.per_shard[shard] = result.per_shard.get(shard, 0) + len(ids)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 
 import psycopg
@@ -159,7 +161,8 @@ def process_chunk(res: WorkerResources, batch_id: str, claim_ids: Sequence[str])
                 if attempt == WRITE_ATTEMPTS:
                     raise
                 continue
-        outcomes = {**already, **written}
+        outcomes = {**already, **written.outcomes}
+        counts.categories = written.categories
         counts.already = len(already)
         break
 
@@ -170,6 +173,12 @@ def process_chunk(res: WorkerResources, batch_id: str, claim_ids: Sequence[str])
     return counts
 
 
+@dataclass
+class _Written:
+    outcomes: dict[str, str]
+    categories: dict[str, int]
+
+
 def _write_isolating(
     conn: psycopg.Connection,
     batch_id: str,
@@ -177,7 +186,7 @@ def _write_isolating(
     by_id: Mapping[str, Claim],
     res: WorkerResources,
     rvu_per_unit: Mapping[str, Decimal],
-) -> dict[str, str]:
+) -> _Written:
     """Write the chunk; if the database refuses a row (a value no rule caught), find the claims at fault by
     bisection under savepoints and store them as `system` failures, so the rest still go through."""
     ok_claims, ok_failed, poisoned = _write_or_split(conn, write)
@@ -195,10 +204,15 @@ def _write_isolating(
             for cid, reason in poisoned.items()
         ]  # fmt: skip
         production.write_rows(conn, ChunkWrite([], [], [], rows))
-    failed = len(ok_failed) + len(poisoned)
-    production.advance_batch(conn, batch_id, done=len(ok_claims), failed=failed, review=0)
-    return {**dict.fromkeys(ok_claims, "done"), **dict.fromkeys(ok_failed, "failed"),
-            **dict.fromkeys(poisoned, "failed")}  # fmt: skip
+    kept = set(ok_failed)
+    categories = Counter(row[3] for row in write.failed if row[0] in kept)
+    if poisoned:
+        categories["system"] += len(poisoned)
+    return _Written(
+        outcomes={**dict.fromkeys(ok_claims, "done"), **dict.fromkeys(ok_failed, "failed"),
+                  **dict.fromkeys(poisoned, "failed")},
+        categories=dict(categories),
+    )  # fmt: skip
 
 
 def _write_or_split(

@@ -1,4 +1,4 @@
-"""`claims-tasks watch`: a live progress bar for one batch, read from its counters in production."""
+"""`claims-tasks watch`: a live progress bar for one batch, read from its counters beside the ledger."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 from typing import TextIO
 
 from claims_tasks.errors import ClaimsError
-from db import engines, production
-from db.production import BatchProgress
+from db import batches, engines
+from db.batches import BatchProgress
 
 BAR_WIDTH = 30
 
@@ -24,7 +24,7 @@ def render(p: BatchProgress, rate: float) -> str:
 
 
 def watch(
-    production_dsn: str,
+    staging_dsn: str,
     batch_id: str,
     *,
     interval: float = 0.5,
@@ -36,11 +36,11 @@ def watch(
     started = time.monotonic()
     last_print = 0.0
     first: tuple[float, int] | None = None
-    with engines.connection(production_dsn, "production", autocommit=True) as conn:
+    with engines.connection(staging_dsn, "staging", autocommit=True) as conn:
         while True:
-            progress = production.get_batch(conn, batch_id)
+            progress = batches.get_batch(conn, batch_id)
             if progress is None:
-                raise ClaimsError(f"no batch {batch_id!r} in production.batches")
+                raise ClaimsError(f"no batch {batch_id!r} in staging.batches")
             now = time.monotonic()
             if first is None:
                 first = (now, progress.processed)

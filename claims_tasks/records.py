@@ -115,6 +115,7 @@ class ChunkCounts:
     review: int = 0
     already: int = 0
     skipped: int = 0
+    categories: dict[str, int] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -125,6 +126,7 @@ class ChunkCounts:
             "review": self.review,
             "already": self.already,
             "skipped": self.skipped,
+            "categories": dict(self.categories),
             "ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
 

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+import redis
 from cryptography.fernet import MultiFernet
 from psycopg_pool import ConnectionPool
 
@@ -27,6 +28,7 @@ class WorkerResources:
     production: ConnectionPool
     cipher: MultiFernet
     timely_filing_days: int
+    metrics_redis: redis.Redis
     _reference: Reference | None = None
     _reference_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -46,6 +48,7 @@ class WorkerResources:
     def close(self) -> None:
         self.staging.close()
         self.production.close()
+        self.metrics_redis.close()
 
 
 def build_resources(settings: Settings) -> WorkerResources:
@@ -67,4 +70,5 @@ def build_resources(settings: Settings) -> WorkerResources:
         production=pool(settings.production_dsn, "production"),
         cipher=cipher,
         timely_filing_days=settings.timely_filing_days,
+        metrics_redis=redis.Redis.from_url(settings.broker_url, socket_timeout=5, socket_connect_timeout=5),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +18,8 @@ from claims_tasks.celery_app import app
 from claims_tasks.config import get_settings
 from claims_tasks.crypto import make_cipher
 from claims_tasks.errors import ConfigError, TransientError
+from claims_tasks.metrics import MetricsBatch
+from claims_tasks.records import ChunkCounts
 from claims_tasks.resources import WorkerResources, build_resources
 from claims_tasks.sharding import shard_queue
 from db.engines import is_transient
@@ -62,18 +65,38 @@ def retry_delay(retries: int) -> float:
 
 @app.task(bind=True, name="claims_tasks.process_chunk", acks_late=True)
 def process_chunk(self: Task, batch_id: str, shard: int, claim_ids: list[str]) -> dict[str, Any]:
+    res = worker_resources()
+    started = time.perf_counter()
     try:
-        counts = pipeline.process_chunk(worker_resources(), batch_id, claim_ids)
+        counts = pipeline.process_chunk(res, batch_id, claim_ids)
     except Exception as exc:
         if not is_transient(exc):
             raise
+        batch = MetricsBatch()
+        batch.inc("chunk_retries", shard=shard)
+        batch.flush(res.metrics_redis)
         raise self.retry(
             exc=TransientError(f"{type(exc).__name__}: {exc}"),
             countdown=retry_delay(self.request.retries),
             max_retries=get_settings().task_max_retries,
         ) from None
+    record_chunk(counts, shard, time.perf_counter() - started).flush(res.metrics_redis)
     logger.info("chunk batch=%s shard=%d %s", batch_id, shard, counts.as_dict())
     return counts.as_dict()
+
+
+def record_chunk(counts: ChunkCounts, shard: int, seconds: float) -> MetricsBatch:
+    batch = MetricsBatch()
+    for outcome in ("done", "failed", "review"):
+        if n := getattr(counts, outcome):
+            batch.inc("claims_processed", n, shard=shard, outcome=outcome)
+    for category, n in counts.categories.items():
+        batch.inc("claims_failed", n, shard=shard, category=category)
+    batch.inc("chunks_processed", shard=shard)
+    batch.observe("chunk_duration_seconds", seconds, shard=shard)
+    for stage, ms in counts.timings_ms.items():
+        batch.inc("chunk_stage_seconds", ms / 1000, stage=stage)
+    return batch
 
 
 @contextmanager
@@ -94,7 +117,6 @@ def run_dispatch(max_claims: int | None = None) -> dispatcher.DispatchResult | N
     with chunk_sender() as send:
         return dispatcher.dispatch(
             settings.staging_dsn,
-            settings.production_dsn,
             send,
             shards=settings.shards,
             chunk_size=settings.chunk_size,

@@ -149,6 +149,26 @@ seed_defects = Table(
     Column("expected_rule", Text, nullable=False),
 )
 
+# Batch progress lives beside the ledger: a chunk's status flip and its batch counters commit together,
+# so a batch is `finished` exactly when the ledger says every claim of it has an outcome.
+batches = Table(
+    "batches",
+    staging_metadata,
+    Column("batch_id", Text, primary_key=True),
+    Column("status", Text, nullable=False, server_default="dispatching"),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("chunks", Integer, nullable=False, server_default="0"),
+    Column("done", Integer, nullable=False, server_default="0"),
+    Column("failed", Integer, nullable=False, server_default="0"),
+    Column("review", Integer, nullable=False, server_default="0"),
+    Column("shards", Integer, nullable=False),
+    Column("chunk_size", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("dispatched_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    CheckConstraint("status IN ('dispatching','running','finished','aborted')", name="status"),
+)
+
 # ---------------------------------------------------------------- production
 production_claims = Table(
     "claims",
@@ -229,22 +249,4 @@ failed_claims = Table(
     ),
     Index("ix_failed_claims_category_status", "failure_category", "status"),
     Index("ix_failed_claims_batch_id", "batch_id"),
-)
-
-batches = Table(
-    "batches",
-    production_metadata,
-    Column("batch_id", Text, primary_key=True),
-    Column("status", Text, nullable=False, server_default="dispatching"),
-    Column("total", Integer, nullable=False, server_default="0"),
-    Column("chunks", Integer, nullable=False, server_default="0"),
-    Column("done", Integer, nullable=False, server_default="0"),
-    Column("failed", Integer, nullable=False, server_default="0"),
-    Column("review", Integer, nullable=False, server_default="0"),
-    Column("shards", Integer, nullable=False),
-    Column("chunk_size", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("dispatched_at", DateTime(timezone=True)),
-    Column("finished_at", DateTime(timezone=True)),
-    CheckConstraint("status IN ('dispatching','running','finished','aborted')", name="status"),
 )

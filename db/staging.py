@@ -10,6 +10,7 @@ from decimal import Decimal
 import psycopg
 
 from claims_tasks.records import CLAIM_FIELDS, DIAGNOSIS_FIELDS, LINE_FIELDS, Claim, Diagnosis, Line
+from db import batches
 
 _CLAIM_TYPES = [
     "text", "text", "text", "text", "text", "date", "text", "text", "text", "text", "text", "text",
@@ -69,19 +70,27 @@ def load_chunk(conn: psycopg.Connection, batch_id: str, claim_ids: Sequence[str]
     ]
 
 
-def mark_outcomes(conn: psycopg.Connection, batch_id: str, outcomes: Mapping[str, str]) -> int:
-    """Move claims from `queued` to their outcome (done/failed/review) in one statement."""
+def mark_outcomes(conn: psycopg.Connection, batch_id: str, outcomes: Mapping[str, str]) -> dict[str, int]:
+    """Move claims from `queued` to their outcome (done/failed/review) in one statement, and advance the
+    batch by what actually changed, in the same transaction. Returns the flipped counts per status."""
     if not outcomes:
-        return 0
-    cur = conn.execute(
-        """
-        UPDATE staging.claims c SET status = o.status, updated_at = now()
-        FROM unnest(%s::text[], %s::text[]) AS o(claim_id, status)
-        WHERE c.claim_id = o.claim_id AND c.status = 'queued' AND c.batch_id = %s
-        """,
-        (list(outcomes), list(outcomes.values()), batch_id),
+        return {}
+    flipped = dict(
+        conn.execute(
+            """
+            WITH flipped AS (
+                UPDATE staging.claims c SET status = o.status, updated_at = now()
+                FROM unnest(%s::text[], %s::text[]) AS o(claim_id, status)
+                WHERE c.claim_id = o.claim_id AND c.status = 'queued' AND c.batch_id = %s
+                RETURNING c.status
+            )
+            SELECT status, count(*) FROM flipped GROUP BY status
+            """,
+            (list(outcomes), list(outcomes.values()), batch_id),
+        ).fetchall()
     )
-    return cur.rowcount
+    batches.advance_batch(conn, batch_id, flipped)
+    return flipped
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from db import engines
 PG = os.environ.get("CLAIMS_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("CLAIMS_TEST_REDIS", "redis://127.0.0.1:6379/13")
 
-STAGING_TABLES = ("claims", "claim_lines", "claim_diagnoses", "seed_defects")
-PRODUCTION_TABLES = ("claims", "claim_lines", "claim_diagnoses", "failed_claims", "batches")
+STAGING_TABLES = ("claims", "claim_lines", "claim_diagnoses", "seed_defects", "batches")
+PRODUCTION_TABLES = ("claims", "claim_lines", "claim_diagnoses", "failed_claims")
 
 
 @pytest.fixture(scope="session")

@@ -78,7 +78,6 @@ def test_reconcile_json_and_exit_status(
     chunks: list[tuple[str, int, list[str]]] = []
     result = dispatch(
         clean.staging_dsn,
-        clean.production_dsn,
         lambda *c: chunks.append(c),
         shards=clean.shards,
         chunk_size=100,

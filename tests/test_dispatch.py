@@ -66,7 +66,6 @@ def test_two_dispatchers_at_once_queue_each_claim_once(clean: Settings, staging:
         barrier.wait()
         dispatcher.dispatch(
             clean.staging_dsn,
-            clean.production_dsn,
             send,
             shards=clean.shards,
             chunk_size=100,

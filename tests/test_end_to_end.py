@@ -11,13 +11,17 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-from db.seed import seed_claims
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from claims_tasks.config import Settings
 from claims_tasks.crypto import make_cipher
+from claims_tasks.metrics import RedisCollector
 from claims_tasks.sharding import shard_queues
 from claims_tasks.tasks import run_dispatch
 from db.ledger import reconcile
+from db.seed import seed_claims
 from tests.factories import insert_claims, make_valid_claims
 from tests.workers import WorkerProcess, wait_for_batch
 
@@ -53,12 +57,18 @@ def test_seeded_claims_flow_to_production_and_failed_claims(
     result = run_dispatch()
     assert result is not None and result.claims == 5_000
 
-    total, done, failed, review = wait_for_batch(clean.production_dsn, result.batch_id)
+    total, done, failed, review = wait_for_batch(clean.staging_dsn, result.batch_id)
 
     assert (total, done + failed + review) == (5_000, 5_000)
     ledger = reconcile(clean.staging_dsn, clean.production_dsn, result.batch_id)
     assert ledger.ok, ledger.as_dict()
     assert ledger.states["done"] == done and ledger.states["failed"] == failed
+
+    # The fleet's metrics, as /metrics will serve them, agree with the ledger.
+    scraped = _scrape(clean)
+    assert scraped[("claims_processed_total", "done")] == done
+    assert scraped[("claims_processed_total", "failed")] == failed
+    assert scraped[("chunks_processed_total", None)] == result.chunks
 
     # Every deliberate defect failed, with the rule the seeder says must fire; nothing else failed.
     defects = dict(staging.execute("SELECT claim_id, expected_rule FROM staging.seed_defects").fetchall())
@@ -95,6 +105,18 @@ def test_seeded_claims_flow_to_production_and_failed_claims(
         assert b"patient" not in bytes(blob), "payload must not be stored in clear"
 
 
+def _scrape(settings: Settings) -> dict[tuple[str, str | None], float]:
+    """Sum each sample of the Redis-backed collector by (name, outcome label)."""
+    registry = CollectorRegistry()
+    registry.register(RedisCollector(redis.Redis.from_url(settings.broker_url)))
+    sums: dict[tuple[str, str | None], float] = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for sample in family.samples:
+            key = (sample.name, sample.labels.get("outcome"))
+            sums[key] = sums.get(key, 0.0) + sample.value
+    return sums
+
+
 def _table(digest: str) -> str:
     return "claim_lines" if digest is _LINES_DIGEST else "claim_diagnoses"
 
@@ -120,7 +142,7 @@ def test_duplicated_messages_write_nothing_twice(
     proc = WorkerProcess(tmp_path / "worker.log")
     try:
         proc.wait_ready()
-        wait_for_batch(clean.production_dsn, result.batch_id)
+        wait_for_batch(clean.staging_dsn, result.batch_id)
         # Let the duplicate deliveries drain too before counting.
         _wait_queues_empty(client, clean)
     finally:
@@ -131,7 +153,7 @@ def test_duplicated_messages_write_nothing_twice(
         3_000,
     )
     assert production.execute("SELECT count(*) FROM claim_lines").fetchone() == (6_000,)
-    assert production.execute("SELECT done, failed FROM batches").fetchone() == (3_000, 0)
+    assert staging.execute("SELECT done, failed FROM staging.batches").fetchone() == (3_000, 0)
     assert reconcile(clean.staging_dsn, clean.production_dsn).ok
 
 

@@ -28,7 +28,6 @@ def _dispatch(settings: Settings) -> list[tuple[str, int, list[str]]]:
     chunks: list[tuple[str, int, list[str]]] = []
     result = dispatcher.dispatch(
         settings.staging_dsn,
-        settings.production_dsn,
         lambda b, s, ids: chunks.append((b, s, ids)),
         shards=settings.shards,
         chunk_size=settings.chunk_size,
@@ -71,7 +70,7 @@ def test_valid_and_invalid_claims_reach_their_tables(
     assert claim_from_payload(resources.cipher.decrypt(bytes(payload[0]))) == bad_npi
     states = dict(staging.execute("SELECT status, count(*) FROM staging.claims GROUP BY 1").fetchall())
     assert states == {"done": 38, "failed": 2}
-    batch = production.execute("SELECT status, total, done, failed FROM batches").fetchone()
+    batch = staging.execute("SELECT status, total, done, failed FROM staging.batches").fetchone()
     assert batch == ("finished", 40, 38, 2)
 
 
@@ -97,8 +96,10 @@ def test_crash_between_production_and_staging_heals_on_redelivery(
     insert_claims(staging, claims)
     [(batch_id, _shard, ids)] = _dispatch(clean)
     pipeline.process_chunk(resources, batch_id, ids)
-    # As if the worker died after the production commit, before the staging status flip.
+    # As if the worker died after the production commit, before the staging transaction that flips the
+    # status and counts the outcomes in the batch.
     staging.execute("UPDATE staging.claims SET status = 'queued'")
+    staging.execute("UPDATE staging.batches SET done = 0, failed = 0, status = 'running', finished_at = NULL")
 
     again = pipeline.process_chunk(resources, batch_id, ids)
 
@@ -106,7 +107,7 @@ def test_crash_between_production_and_staging_heals_on_redelivery(
     assert _counts(production) == (19, 38, 38, 1)
     states = dict(staging.execute("SELECT status, count(*) FROM staging.claims GROUP BY 1").fetchall())
     assert states == {"done": 19, "failed": 1}
-    assert production.execute("SELECT done, failed FROM batches").fetchone() == (19, 1)
+    assert staging.execute("SELECT done, failed FROM staging.batches").fetchone() == (19, 1)
 
 
 def test_a_value_production_refuses_fails_alone(

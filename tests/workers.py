@@ -72,13 +72,14 @@ class WorkerProcess:
         self._sink.close()
 
 
-def wait_for_batch(production_dsn: str, batch_id: str, timeout: float = 180) -> tuple[int, int, int, int]:
+def wait_for_batch(staging_dsn: str, batch_id: str, timeout: float = 180) -> tuple[int, int, int, int]:
     """Poll the batch row until finished; returns (total, done, failed, review)."""
     deadline = time.monotonic() + timeout
-    with psycopg.connect(production_dsn, autocommit=True) as conn:
+    with psycopg.connect(staging_dsn, autocommit=True) as conn:
         while True:
             row = conn.execute(
-                "SELECT status, total, done, failed, review FROM batches WHERE batch_id = %s", (batch_id,)
+                "SELECT status, total, done, failed, review FROM staging.batches WHERE batch_id = %s",
+                (batch_id,),
             ).fetchone()
             if row and row[0] == "finished":
                 return row[1], row[2], row[3], row[4]

@@ -1,0 +1,92 @@
+"""Batch bookkeeping in the staging database, next to the ledger it summarises.
+
+The dispatcher opens a batch and adds to it in the same transactions that mark claims `queued`; a worker
+advances it in the same transaction that flips those claims to their outcome, by the number of rows that
+flip actually changed. So the counters are exact under redelivery (a second flip changes nothing, adds
+nothing), and `finished` means the ledger holds an outcome for every claim of the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+OUTCOMES = ("done", "failed", "review")
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    batch_id: str
+    status: str
+    total: int
+    chunks: int
+    done: int
+    failed: int
+    review: int
+    created_at: datetime
+    dispatched_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def processed(self) -> int:
+        return self.done + self.failed + self.review
+
+
+def open_batch(conn: psycopg.Connection, batch_id: str, shards: int, chunk_size: int) -> None:
+    conn.execute(
+        "INSERT INTO staging.batches (batch_id, status, shards, chunk_size)"
+        " VALUES (%s, 'dispatching', %s, %s)",
+        (batch_id, shards, chunk_size),
+    )
+
+
+def add_to_batch(conn: psycopg.Connection, batch_id: str, claims: int, chunks: int) -> None:
+    conn.execute(
+        "UPDATE staging.batches SET total = total + %s, chunks = chunks + %s WHERE batch_id = %s",
+        (claims, chunks, batch_id),
+    )
+
+
+def close_dispatch(conn: psycopg.Connection, batch_id: str) -> None:
+    """Dispatch is over: the batch runs, or is already finished if the workers were faster."""
+    conn.execute(
+        """
+        UPDATE staging.batches SET dispatched_at = now(),
+            status = CASE WHEN done + failed + review >= total THEN 'finished' ELSE 'running' END,
+            finished_at = CASE WHEN done + failed + review >= total THEN now() END
+        WHERE batch_id = %s
+        """,
+        (batch_id,),
+    )
+
+
+def advance_batch(conn: psycopg.Connection, batch_id: str, flipped: Mapping[str, int]) -> None:
+    """Add the outcomes a status flip produced; the batch finishes when every claim has one.
+    While the dispatcher is still adding pages (status 'dispatching') it cannot finish."""
+    d, f, r = (int(flipped.get(k, 0)) for k in OUTCOMES)
+    if not (d or f or r):
+        return
+    conn.execute(
+        """
+        UPDATE staging.batches SET
+            done = done + %(d)s, failed = failed + %(f)s, review = review + %(r)s,
+            status = CASE WHEN status = 'running' AND done + failed + review + %(n)s >= total
+                          THEN 'finished' ELSE status END,
+            finished_at = CASE WHEN status = 'running' AND done + failed + review + %(n)s >= total
+                               THEN now() ELSE finished_at END
+        WHERE batch_id = %(b)s
+        """,
+        {"d": d, "f": f, "r": r, "n": d + f + r, "b": batch_id},
+    )
+
+
+def get_batch(conn: psycopg.Connection, batch_id: str) -> BatchProgress | None:
+    row = conn.execute(
+        "SELECT batch_id, status, total, chunks, done, failed, review, created_at, dispatched_at,"
+        " finished_at FROM staging.batches WHERE batch_id = %s",
+        (batch_id,),
+    ).fetchone()
+    return BatchProgress(*row) if row else None
