@@ -7,7 +7,7 @@ from kombu import Queue
 from claims_tasks.broker import PRIORITY_SEP, PRIORITY_STEPS
 from claims_tasks.config import get_settings
 from claims_tasks.errors import ConfigError
-from claims_tasks.sharding import DISPATCH_QUEUE, shard_queues
+from claims_tasks.sharding import DEAD_LETTER_QUEUE, DISPATCH_QUEUE, RETRY_QUEUE, shard_queues
 
 try:
     _settings = get_settings()
@@ -25,9 +25,22 @@ broker_transport_options = {
     "sep": PRIORITY_SEP,
 }
 
-task_queues = [Queue(DISPATCH_QUEUE), *(Queue(name) for name in shard_queues(_settings.shards))]
+task_queues = [
+    Queue(DISPATCH_QUEUE),
+    *(Queue(name) for name in shard_queues(_settings.shards)),
+    Queue(RETRY_QUEUE),
+    Queue(DEAD_LETTER_QUEUE),
+]
 task_default_queue = DISPATCH_QUEUE
-task_routes = {"claims_tasks.dispatch": {"queue": DISPATCH_QUEUE}}
+task_routes = {
+    "claims_tasks.dispatch": {"queue": DISPATCH_QUEUE},
+    "claims_tasks.sweep": {"queue": DISPATCH_QUEUE},
+    "claims_tasks.repair_claims": {"queue": RETRY_QUEUE},
+    "claims_tasks.record_dead_letter": {"queue": DEAD_LETTER_QUEUE},
+}
+# A message without a priority would land in the top (0) list; ordinary work goes in the middle, so that
+# high-value chunks and repairs (0) overtake it.
+task_default_priority = 6
 
 task_serializer = "json"
 accept_content = ["json"]
@@ -49,6 +62,11 @@ task_send_sent_event = True
 
 timezone = "UTC"
 beat_schedule = {
+    "sweep-lost-work": {
+        "task": "claims_tasks.sweep",
+        "schedule": _settings.sweep_interval,
+        "options": {"expires": _settings.sweep_interval},
+    },
     "dispatch-new-claims": {
         "task": "claims_tasks.dispatch",
         "schedule": _settings.dispatch_interval,

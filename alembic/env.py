@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from logging.config import fileConfig
 
+from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from alembic import context
 from db.models import STAGING_SCHEMA, production_metadata, staging_metadata
 
 config = context.config
@@ -56,9 +56,7 @@ def run_migrations_online() -> None:
             # The version table lives in the schema, so the schema must exist before Alembic looks.
             connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA}")
             connection.commit()
-        context.configure(
-            connection=connection, target_metadata=metadata, include_name=_include_name, **options
-        )
+        context.configure(connection=connection, target_metadata=metadata, include_name=_include_name, **options)
         with context.begin_transaction():
             context.run_migrations()
 

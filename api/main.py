@@ -1,37 +1,69 @@
-"""The REST API: `uvicorn api.main:app`. For now the health check; the operators' endpoints come with
-the API issue."""
+"""The REST API and operators' page: `uvicorn api.main:app`.
+
+Settings are read here, at the entry point (claims_tasks.config.get_settings), when the app starts; the
+routes get them, the pools and the cipher through api.deps. OpenAPI at /docs and /openapi.json.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from claims_tasks.broker import check_broker
-from claims_tasks.config import get_settings
-from claims_tasks.errors import ClaimsError
-from db import engines
+from fastapi import Depends, FastAPI
 
-app = FastAPI(title="claims_tasks", version="0.1.0")
+from api import resources
+from api.deps import reject_unknown_query
+from api.errors import CorrelationMiddleware, install_handlers
+from api.routes import batches, claims, failed_claims, health, keys, metrics, review, status, ui
+from claims_tasks import logs
+from claims_tasks.config import Settings, get_settings
+
+DESCRIPTION = """
+Batches, fleet status, failed claims and metrics of the claims_tasks fleet.
+
+Every route but `/health` needs an `X-API-Key` header (create keys with
+`claims-tasks apikey create --role auditor|user|admin`). Errors are JSON with a `category`, a `message`
+and a `correlation_id`, which is also sent as the `X-Correlation-ID` header.
+"""
 
 
-@app.get("/health")
-def health() -> JSONResponse:
-    """PostgreSQL on both sides and the broker; 503 naming what is down."""
-    settings = get_settings()
-    checks: dict[str, str] = {}
-    for role, dsn in (("staging", settings.staging_dsn), ("production", settings.production_dsn)):
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app; `settings` for tests and embedding, otherwise read from the environment at startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not logging.getLogger().handlers:
+            logs.configure("INFO")
+        res = resources.build(settings or get_settings())
+        await res.open()
+        app.state.resources = res
         try:
-            with engines.connection(dsn, role) as conn:
-                conn.execute("SELECT 1")
-            checks[role] = "ok"
-        except ClaimsError as exc:
-            checks[role] = str(exc)
-    try:
-        check_broker(settings.broker_url)
-        checks["broker"] = "ok"
-    except ClaimsError as exc:
-        checks["broker"] = str(exc)
-    healthy = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks}, status_code=200 if healthy else 503
+            yield
+        finally:
+            app.state.resources = None
+            await res.close()
+
+    app = FastAPI(
+        title="claims_tasks",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
+    app.state.resources = None
+    install_handlers(app)
+
+    def observe(route: str, method: str, status_code: int, seconds: float) -> None:
+        res = app.state.resources
+        if res is not None:
+            res.telemetry.observe_request(route, method, status_code, seconds)
+
+    app.add_middleware(CorrelationMiddleware, observe=observe)
+    health.add_to(app)
+    for module in (batches, status, failed_claims, review, claims, metrics, keys, ui):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

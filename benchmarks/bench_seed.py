@@ -42,17 +42,13 @@ def baseline(dsn: str, n: int) -> float:
                 ("claim_diagnoses", DIAGNOSIS_FIELDS, block.diagnoses),
             ):
                 marks = ", ".join(["%s"] * len(fields))
-                cur.executemany(
-                    f"INSERT INTO staging.{table} ({', '.join(fields)}) VALUES ({marks})", frame.rows()
-                )
+                cur.executemany(f"INSERT INTO staging.{table} ({', '.join(fields)}) VALUES ({marks})", frame.rows())
         conn.commit()
         return n / (time.perf_counter() - started)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=1_000_000)
     parser.add_argument("--baseline-claims", type=int, default=20_000)
     parser.add_argument("--json", type=Path)
@@ -74,9 +70,7 @@ def main() -> None:
         "timings_s": {k: round(v, 2) for k, v in result.timings.items()},
         "target_met": result.seconds < 60 * args.claims / 1_000_000,
     }
-    print(
-        f"seed {doc['claims']:,} claims ({doc['rows']:,} rows) in {doc['seconds']} s = {rate:,.0f} claims/s"
-    )
+    print(f"seed {doc['claims']:,} claims ({doc['rows']:,} rows) in {doc['seconds']} s = {rate:,.0f} claims/s")
     print(f"baseline executemany INSERT, {args.baseline_claims:,} claims: {naive:,.0f} claims/s")
     print(f"speed-up {doc['speedup_vs_baseline']}x; stage busy times {doc['timings_s']}")
     print(f"target (1M in < 60 s, scaled): {'met' if doc['target_met'] else 'NOT met'}")

@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet
 
 from claims_tasks.config import Settings
 from claims_tasks.errors import ConfigError
+from claims_tasks.model_cli import ensure_model
 from db import engines, reference
 
 DOTENV = Path(".env")
@@ -20,6 +21,7 @@ class InitReport:
     created: list[str] = field(default_factory=list)
     reference_rows: dict[str, int] = field(default_factory=dict)
     key_written: Path | None = None
+    model: str = ""  # what happened to the filter model: trained, already there, or a warning
 
 
 def ensure_encryption_key(settings: Settings, dotenv: Path = DOTENV) -> Path | None:
@@ -46,4 +48,5 @@ def init_databases(settings: Settings) -> InitReport:
     with engines.connection(settings.staging_dsn, "staging") as conn:
         report.reference_rows = reference.load_reference(conn)
         conn.commit()
+    report.model = ensure_model(settings.model_path)  # trains a small model when there is none
     return report

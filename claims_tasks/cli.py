@@ -11,8 +11,12 @@ import kombu.exceptions
 import psycopg
 
 from claims_tasks import logs
+from claims_tasks.apikey_cli import apikey
+from claims_tasks.cli_failures import COMMANDS as failure_commands
 from claims_tasks.config import get_settings
 from claims_tasks.errors import ClaimsError
+from claims_tasks.model_cli import model_info, train
+from claims_tasks.x12_cli import import_837
 
 
 class _Group(click.Group):
@@ -40,7 +44,7 @@ def main(log_level: str) -> None:
 
 @main.command()
 def init() -> None:
-    """Create both databases if missing, migrate, load reference data; safe to run twice."""
+    """Create both databases if missing, migrate, load reference data, train a model if none; safe twice."""
     from claims_tasks.bootstrap import ensure_encryption_key, init_databases
 
     settings = get_settings()
@@ -49,6 +53,7 @@ def init() -> None:
     click.echo(f"databases created: {', '.join(report.created) or 'none (already there)'}")
     click.echo("migrations: staging and production at head")
     click.echo("reference data: " + ", ".join(f"{k} {v}" for k, v in report.reference_rows.items()))
+    click.echo(f"model: {report.model}")
     if key_file:
         click.echo(f"wrote a development encryption key to {key_file} (not for production; keep out of git)")
 
@@ -68,9 +73,7 @@ def seed(n: int, facilities: int, invalid_share: float, seed: int | None) -> Non
     """Write realistic synthetic claims into staging with COPY."""
     from db.seed import seed_claims
 
-    result = seed_claims(
-        get_settings().staging_dsn, n, facilities=facilities, invalid_share=invalid_share, seed=seed
-    )
+    result = seed_claims(get_settings().staging_dsn, n, facilities=facilities, invalid_share=invalid_share, seed=seed)
     click.echo(
         f"seeded {result.claims:,} claims ({result.lines:,} lines, {result.diagnoses:,} diagnoses, "
         f"{result.invalid:,} invalid) in {result.seconds:.1f}s "
@@ -122,9 +125,7 @@ def reconcile(batch_id: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(doc))
     else:
-        click.echo(
-            f"ledger {'of batch ' + batch_id if batch_id else '(all batches)'}: {report.total:,} claims"
-        )
+        click.echo(f"ledger {'of batch ' + batch_id if batch_id else '(all batches)'}: {report.total:,} claims")
         for state, n in report.states.items():
             click.echo(f"  {state:<9} {n:>12,}")
         for name in ("missing", "duplicates", "unexpected", "line_mismatches", "in_flight"):
@@ -143,6 +144,13 @@ def demo(n: int, concurrency: int, timeout: float) -> None:
 
     run_demo(n, concurrency, timeout)
 
+
+main.add_command(apikey)
+main.add_command(train)
+main.add_command(model_info)
+main.add_command(import_837)
+for _command in failure_commands:
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

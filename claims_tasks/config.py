@@ -46,9 +46,7 @@ class _SecretFreeYaml(YamlConfigSettingsSource):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="CLAIMS_", env_file=".env", extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix="CLAIMS_", env_file=".env", extra="ignore", populate_by_name=True)
 
     environment: str = Field(default="development", validation_alias="APP_ENV")
 
@@ -74,8 +72,31 @@ class Settings(BaseSettings):
 
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=4, ge=1)
+    # Seconds a task waits for a pooled connection before the attempt counts as a transient failure.
+    pool_timeout: float = Field(default=10.0, gt=0)
     worker_prefetch_multiplier: int = Field(default=1, ge=1)
     task_max_retries: int = Field(default=5, ge=0)
+    # Chunk retries wait uniform(0, min(max, base * 2**attempt)) seconds: exponential with full jitter.
+    retry_backoff_base: float = Field(default=2.0, gt=0)
+    retry_backoff_max: float = Field(default=300.0, gt=0)
+    # Claims at or above this total charge are dispatched at the highest priority on their shard queue.
+    high_value_threshold: float = Field(default=10_000.0, ge=0)
+    # Dead letters are replayed by beat when both databases answer, at most this many times, backing off
+    # from dead_letter_backoff seconds, doubling per replay.
+    dead_letter_max_replays: int = Field(default=5, ge=0)
+    dead_letter_backoff: float = Field(default=30.0, ge=0)
+    # How often beat looks for lost work: stale queued claims, stale repairs, dead letters due a replay.
+    sweep_interval: float = Field(default=30.0, gt=0)
+
+    # The filter model (docs/MODEL.md): the artifact workers serve (its metadata is the .json beside it).
+    # model_version, when set, pins the version that artifact must have; model_ab_path adds a challenger
+    # that scores model_ab_share of claims, split by a stable hash of claim_id.
+    model_path: Path = Path("ml/artifacts/filter_model.joblib")
+    model_version: str | None = None
+    model_ab_path: Path | None = None
+    model_ab_share: float = Field(default=0.0, ge=0, le=1)
+    # Claims whose denial risk is above this go to `review` instead of `done` (1.0: none do).
+    review_threshold: float = Field(default=0.8, ge=0, le=1)
 
     @field_validator("staging_dsn", "production_dsn")
     @classmethod
@@ -84,6 +105,11 @@ class Settings(BaseSettings):
         if scheme not in PG_SCHEMES:
             raise ValueError(f"expected a postgresql:// URL, got scheme {scheme or '(none)'!r}")
         return value
+
+    @field_validator("model_version", "model_ab_path", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     @field_validator("broker_url")
     @classmethod

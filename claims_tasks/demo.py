@@ -62,9 +62,8 @@ def run_demo(claims: int, concurrency: int, timeout: float) -> None:
         settings = get_settings()
         click.echo(f"  wrote a development encryption key to {key_file} (keep it out of git)")
     report = init_databases(settings)
-    click.echo(
-        f"  created: {', '.join(report.created) or 'nothing new'}; reference rows: {report.reference_rows}"
-    )
+    click.echo(f"  created: {', '.join(report.created) or 'nothing new'}; reference rows: {report.reference_rows}")
+    click.echo(f"  model: {report.model}")
     check_broker(settings.broker_url)
 
     click.echo(f"2/6 seed {claims:,} synthetic claims into staging")

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import psycopg
 
@@ -29,7 +30,10 @@ logger = logging.getLogger(__name__)
 # Arbitrary, fixed: the advisory lock key every dispatcher agrees on.
 DISPATCH_LOCK_KEY = 0x436C61696D73  # "Claims"
 
-SendChunk = Callable[[str, int, list[str]], None]
+# send(batch_id, shard, claim_ids, priority): publish one chunk message (Redis priority: 0 is served first).
+SendChunk = Callable[[str, int, list[str], int], None]
+HIGH_PRIORITY = 0
+NORMAL_PRIORITY = 6
 
 _PAGE_SQL = """
 WITH page AS (
@@ -41,7 +45,18 @@ WITH page AS (
 UPDATE staging.claims c
 SET status = 'queued', batch_id = %(batch)s, queued_at = now(), updated_at = now(), attempts = c.attempts + 1
 FROM page WHERE c.claim_id = page.claim_id AND c.status = 'new'
-RETURNING c.claim_id, c.facility_id
+RETURNING c.claim_id, c.facility_id, c.total_charge
+"""
+
+# Claims whose message was lost (a broker restart, a crash between commit and send): queued too long.
+_STALE_SQL = """
+UPDATE staging.claims c SET queued_at = now(), updated_at = now(), attempts = c.attempts + 1
+WHERE c.claim_id IN (
+    SELECT claim_id FROM staging.claims
+    WHERE status = 'queued' AND queued_at < now() - make_interval(secs => %(older)s)
+    ORDER BY queued_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+)
+RETURNING c.batch_id, c.claim_id, c.facility_id, c.total_charge
 """
 
 
@@ -61,16 +76,21 @@ def new_batch_id(now: datetime | None = None) -> str:
 
 
 def plan_chunks(
-    rows: Sequence[tuple[str, str | None]], shards: int, chunk_size: int
-) -> list[tuple[int, list[str]]]:
-    """Group (claim_id, facility_id) rows by shard and cut each group into chunks of ids, sorted."""
-    by_shard: dict[int, list[str]] = defaultdict(list)
-    for claim_id, facility_id in rows:
-        by_shard[shard_for(facility_id, shards)].append(claim_id)
+    rows: Sequence[tuple[str, str | None, Decimal | None]],
+    shards: int,
+    chunk_size: int,
+    high_value: float = float("inf"),
+) -> list[tuple[int, list[str], int]]:
+    """Group (claim_id, facility_id, total_charge) rows by shard and value, and cut each group into chunks
+    of sorted ids: (shard, ids, priority). High-value claims get chunks of their own at the top priority."""
+    groups: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for claim_id, facility_id, charge in rows:
+        priority = HIGH_PRIORITY if charge is not None and charge >= high_value else NORMAL_PRIORITY
+        groups[(shard_for(facility_id, shards), priority)].append(claim_id)
     plan = []
-    for shard in sorted(by_shard):
-        ids = sorted(by_shard[shard])
-        plan.extend((shard, ids[i : i + chunk_size]) for i in range(0, len(ids), chunk_size))
+    for shard, priority in sorted(groups):
+        ids = sorted(groups[(shard, priority)])
+        plan.extend((shard, ids[i : i + chunk_size], priority) for i in range(0, len(ids), chunk_size))
     return plan
 
 
@@ -83,6 +103,7 @@ def dispatch(
     page_size: int,
     max_claims: int | None = None,
     lock_key: int = DISPATCH_LOCK_KEY,
+    high_value: float = float("inf"),
 ) -> DispatchResult | None:
     """Dispatch every `new` claim (up to max_claims) as one batch; None if another dispatcher holds the lock
     or there was nothing to do."""
@@ -95,7 +116,7 @@ def dispatch(
             return None
         result = DispatchResult(batch_id=new_batch_id())
         try:
-            _dispatch_pages(sconn, send, result, shards, chunk_size, page_size, max_claims)
+            _dispatch_pages(sconn, send, result, shards, chunk_size, page_size, max_claims, high_value)
         finally:
             sconn.rollback()
             if result.claims:
@@ -123,6 +144,7 @@ def _dispatch_pages(
     chunk_size: int,
     page_size: int,
     max_claims: int | None,
+    high_value: float,
 ) -> None:
     last = ""
     while max_claims is None or result.claims < max_claims:
@@ -133,12 +155,47 @@ def _dispatch_pages(
             return
         if not result.claims:
             batches.open_batch(sconn, result.batch_id, shards, chunk_size)
-        plan = plan_chunks(rows, shards, chunk_size)
+        plan = plan_chunks(rows, shards, chunk_size, high_value)
         batches.add_to_batch(sconn, result.batch_id, len(rows), len(plan))
         sconn.commit()
-        for shard, ids in plan:
-            send(result.batch_id, shard, ids)
+        for shard, ids, priority in plan:
+            send(result.batch_id, shard, ids, priority)
             result.per_shard[shard] = result.per_shard.get(shard, 0) + len(ids)
         result.claims += len(rows)
         result.chunks += len(plan)
         last = max(row[0] for row in rows)
+
+
+def requeue_stale(
+    staging_dsn: str,
+    send: SendChunk,
+    *,
+    older_than_s: float,
+    shards: int,
+    chunk_size: int,
+    limit: int = 200_000,
+    lock_key: int = DISPATCH_LOCK_KEY,
+) -> int:
+    """Send again the claims `queued` for longer than older_than_s: the ledger, not the broker, is the source
+    of truth, so a message Redis lost (it keeps nothing on disk) is recovered here. They keep their batch;
+    if the first message was merely slow, the pipeline's idempotency makes the second one a no-op."""
+    with engines.connection(staging_dsn, "staging") as sconn:
+        locked = sconn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key,)).fetchone()
+        sconn.commit()
+        if not (locked and locked[0]):
+            return 0
+        try:
+            rows = sconn.execute(_STALE_SQL, {"older": older_than_s, "limit": limit}).fetchall()
+            sconn.commit()
+        finally:
+            sconn.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
+            sconn.commit()
+    by_batch: dict[str, list[tuple[str, str | None, Decimal | None]]] = defaultdict(list)
+    for batch_id, claim_id, facility_id, charge in rows:
+        by_batch[batch_id].append((claim_id, facility_id, charge))
+    for batch_id, members in by_batch.items():
+        for shard, ids, _priority in plan_chunks(members, shards, chunk_size):
+            send(batch_id, shard, ids, HIGH_PRIORITY)
+    if rows:
+        logger.warning("re-dispatched %d claims queued longer than %ss", len(rows), older_than_s)
+    return len(rows)

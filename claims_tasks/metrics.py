@@ -15,7 +15,7 @@ import json
 import logging
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,6 +30,7 @@ Kind = Literal["counter", "gauge", "histogram"]
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 SCORE_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+SCORING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 
 
 @dataclass(frozen=True)
@@ -41,14 +42,22 @@ class MetricDef:
 
 
 METRICS: dict[str, MetricDef] = {
-    "claims_processed": MetricDef(
-        "counter", "Claims given an outcome, by shard and outcome.", ("shard", "outcome")
-    ),
+    "claims_processed": MetricDef("counter", "Claims given an outcome, by shard and outcome.", ("shard", "outcome")),
     "claims_failed": MetricDef("counter", "Failed claims by failure category.", ("shard", "category")),
     "chunks_processed": MetricDef("counter", "Chunks processed by shard.", ("shard",)),
     "chunk_duration_seconds": MetricDef("histogram", "Wall time of one chunk.", ("shard",), LATENCY_BUCKETS),
     "chunk_stage_seconds": MetricDef("counter", "Time spent per pipeline stage.", ("stage",)),
     "chunk_retries": MetricDef("counter", "Chunk tasks retried after a transient error.", ("shard",)),
+    # The filter model (issue 4): labelled by model version and A/B variant.
+    "model_claims_scored": MetricDef("counter", "Claims scored, by model.", ("model", "variant")),
+    "model_predictions": MetricDef("counter", "Predicted denial filter, by model.", ("model", "filter")),
+    "model_scoring_seconds": MetricDef(
+        "histogram", "One vectorised scoring call (a chunk's claims for one model).", ("model",), SCORING_BUCKETS
+    ),
+    "model_denial_risk": MetricDef("histogram", "Denial risk of scored claims.", ("model", "variant"), SCORE_BUCKETS),
+    "model_score_psi": MetricDef(
+        "gauge", "Population-stability index of the latest batch's scores against training.", ("model", "variant")
+    ),
 }
 
 
@@ -79,6 +88,21 @@ class MetricsBatch:
         self.increments[self._field(name, labels, f"bucket:{le}")] += 1
         self.increments[self._field(name, labels, "sum")] += value
         self.increments[self._field(name, labels, "count")] += 1
+
+    def observe_many(self, name: str, values: Iterable[float], **labels: object) -> None:
+        """observe() for many values of one series, building each bucket's key once."""
+        buckets = METRICS[name].buckets
+        counts = [0] * (len(buckets) + 1)
+        total = 0.0
+        for value in values:
+            counts[bisect_left(buckets, value)] += 1
+            total += value
+        for slot, n in enumerate(counts):
+            if n:
+                le = "+Inf" if slot == len(buckets) else repr(buckets[slot])
+                self.increments[self._field(name, labels, f"bucket:{le}")] += n
+        self.increments[self._field(name, labels, "sum")] += total
+        self.increments[self._field(name, labels, "count")] += sum(counts)
 
     def set(self, name: str, value: float, **labels: object) -> None:
         self.gauges[self._field(name, labels)] = value

@@ -1,8 +1,9 @@
-"""One chunk, start to finish: load, validate, bulk-write outcomes, flip the ledger.
+"""One chunk, start to finish: load, validate, score, bulk-write outcomes, flip the ledger.
 
-Order across the two databases: production first (claims or failed_claims, plus batch counters, in one
-transaction), staging status second. A crash between them leaves claims `queued` but already written;
-the redelivered message finds them in production, writes nothing again and only flips their status.
+Order across the two databases: production first (claims or failed_claims in one transaction), then the
+staging status flip with the batch counters. A crash between them leaves claims `queued` but already
+written; the redelivered message finds them in production, writes nothing again and only flips their
+status. A staging write that fails outright is compensated: this attempt's production rows are removed.
 """
 
 from __future__ import annotations
@@ -13,21 +14,31 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import psycopg
 from cryptography.fernet import MultiFernet
 
 from claims_tasks.records import ChunkCounts, Claim, RuleFailure, claim_to_payload
+from claims_tasks.repairs import worth_repairing
 from claims_tasks.resources import WorkerResources
 from claims_tasks.rules import RuleContext, failure_category, validate_chunk
+from claims_tasks.scoring import record_batch_scores
 from db import production, staging
+from db.duplicates import find_duplicates
 from db.production import ChunkWrite
+from db.staging import Reference
+
+if TYPE_CHECKING:
+    from ml.serving import ChunkScores, ClaimScore
 
 logger = logging.getLogger(__name__)
 
 _CENT = Decimal("0.01")
+FAILED_PRIORITY = production.FAILED_COLUMNS.index("priority")
+FAILED_STATUS = production.FAILED_COLUMNS.index("status")
 WRITE_ATTEMPTS = 3
 
 
@@ -57,8 +68,10 @@ def expected_reimbursement(claim: Claim, rvu_per_unit: Mapping[str, Decimal]) ->
 
 
 def priority_for(claim: Claim) -> int:
-    """Redis priorities: 0 is served first. High-value failures are worth repairing first."""
-    charge = claim.total_charge or Decimal(0)
+    """Redis priorities: 0 is served first. High-value failures are worth repairing first. The value is the
+    larger of the total and the sum of the lines, since either may be the defect."""
+    lines = sum((ln.line_charge for ln in claim.lines if ln.line_charge is not None), Decimal(0))
+    charge = max(claim.total_charge or Decimal(0), lines)
     if charge >= 10_000:
         return 0
     if charge >= 2_500:
@@ -68,13 +81,20 @@ def priority_for(claim: Claim) -> int:
     return 8
 
 
-def production_rows(claim: Claim, batch_id: str, reimbursement: Decimal) -> tuple[tuple, list, list]:
+def production_rows(
+    claim: Claim, batch_id: str, reimbursement: Decimal, score: ClaimScore | None = None
+) -> tuple[tuple, list, list]:
+    model = (
+        (score.predicted_filter, score.denial_risk, score.model_version, score.variant, score.review)
+        if score is not None
+        else (None, None, None, None, False)
+    )
     head = (
         claim.claim_id, claim.facility_id, claim.patient_account_number, claim.patient_first_name,
         claim.patient_last_name, claim.date_of_birth, claim.sex, claim.subscriber_id, claim.payer_id,
         claim.financial_class, claim.billing_npi, claim.rendering_npi, claim.place_of_service,
         claim.claim_frequency, claim.service_from, claim.service_to, claim.total_charge,
-        claim.prior_auth_number, claim.received_at, batch_id, reimbursement, None, None, None,
+        claim.prior_auth_number, claim.received_at, batch_id, reimbursement, *model,
     )  # fmt: skip
     lines = [
         (claim.claim_id, ln.line_number, ln.procedure_code, list(ln.modifiers), ln.units, ln.line_charge,
@@ -86,8 +106,14 @@ def production_rows(claim: Claim, batch_id: str, reimbursement: Decimal) -> tupl
 
 
 def failed_row(
-    claim: Claim, failures: Sequence[RuleFailure], batch_id: str, cipher: MultiFernet, revenue: Decimal
+    claim: Claim,
+    failures: Sequence[RuleFailure],
+    batch_id: str,
+    cipher: MultiFernet,
+    revenue: Decimal,
+    status: str = "review",
 ) -> tuple:
+    """A failed_claims row; status 'retrying' sends it to automated repair, 'review' to a person."""
     return (
         claim.claim_id,
         batch_id,
@@ -98,6 +124,7 @@ def failed_row(
         cipher.encrypt(claim_to_payload(claim)),
         priority_for(claim),
         revenue,
+        status,
     )
 
 
@@ -107,19 +134,55 @@ def build_write(
     batch_id: str,
     res: WorkerResources,
     rvu_per_unit: Mapping[str, Decimal],
+    scores: ChunkScores | None = None,
 ) -> ChunkWrite:
     write = ChunkWrite(claims=[], lines=[], diagnoses=[], failed=[])
     for claim in claims:
         revenue = expected_reimbursement(claim, rvu_per_unit)
         found = failures.get(claim.claim_id)
         if found:
-            write.failed.append(failed_row(claim, found, batch_id, res.cipher, revenue))
+            status = "retrying" if worth_repairing(claim, found) else "review"
+            write.failed.append(failed_row(claim, found, batch_id, res.cipher, revenue, status))
         else:
-            head, lines, dx = production_rows(claim, batch_id, revenue)
+            score = scores.get(claim.claim_id) if scores is not None else None
+            head, lines, dx = production_rows(claim, batch_id, revenue, score)
             write.claims.append(head)
             write.lines.extend(lines)
             write.diagnoses.extend(dx)
     return write
+
+
+def score_isolating(res: WorkerResources, claims: Sequence[Claim]) -> tuple[ChunkScores, dict[str, list[RuleFailure]]]:
+    """Score the claims in one call; if the model raises (a value no feature expected), find the claims at
+    fault by bisection and fail them alone with SYSTEM_SCORING_ERROR, so the rest are scored."""
+    try:
+        return res.scorer().score(claims), {}
+    except Exception as exc:
+        if len(claims) <= 1:
+            if not claims:
+                raise
+            message = f"the model could not score the claim ({type(exc).__name__})"
+            return res.scorer().score([]), {claims[0].claim_id: [
+                RuleFailure("SYSTEM_SCORING_ERROR", "system", "claim", message)]}  # fmt: skip
+    half = len(claims) // 2
+    first, bad_first = score_isolating(res, claims[:half])
+    second, bad_second = score_isolating(res, claims[half:])
+    first.by_claim.update(second.by_claim)
+    first.variants.extend(second.variants)
+    return first, {**bad_first, **bad_second}
+
+
+def rule_context(res: WorkerResources, ref: Reference) -> RuleContext:
+    """The rules' view of the world for one chunk (also used to re-validate repaired claims)."""
+    return RuleContext(
+        today=res.today(),
+        timely_filing_days=res.timely_filing_days,
+        facilities=ref.facilities,
+        payers=ref.payers,
+        financial_classes=ref.financial_classes,
+        known_procedures=frozenset(ref.rvu_per_unit),
+        edits=ref.edits,
+    )
 
 
 def process_chunk(res: WorkerResources, batch_id: str, claim_ids: Sequence[str]) -> ChunkCounts:
@@ -133,14 +196,7 @@ def process_chunk(res: WorkerResources, batch_id: str, claim_ids: Sequence[str])
         return counts
 
     ref = res.reference()
-    ctx = RuleContext(
-        today=res.today(),
-        timely_filing_days=res.timely_filing_days,
-        facilities=ref.facilities,
-        payers=ref.payers,
-        financial_classes=ref.financial_classes,
-        known_procedures=frozenset(ref.rvu_per_unit),
-    )
+    ctx = rule_context(res, ref)
     by_id = {c.claim_id: c for c in claims}
     outcomes: dict[str, str] = {}
     for attempt in range(1, WRITE_ATTEMPTS + 1):
@@ -148,13 +204,20 @@ def process_chunk(res: WorkerResources, batch_id: str, claim_ids: Sequence[str])
             with stage("read"):
                 already = production.existing_outcomes(pconn, list(by_id))
             pending = [c for c in claims if c.claim_id not in already]
+            with stage("read"), res.staging.connection() as sconn:  # one duplicate query per database
+                duplicates = find_duplicates(sconn, pconn, pending)
             with stage("validate"):
-                failures = validate_chunk(pending, ctx)
+                failures = validate_chunk(pending, replace(ctx, duplicates=duplicates))
+            with stage("score"):  # every valid claim, one vectorised call per model
+                scores, unscorable = score_isolating(res, [c for c in pending if not failures.get(c.claim_id)])
+                failures.update(unscorable)
             with stage("encode"):
-                write = build_write(pending, failures, batch_id, res, ref.rvu_per_unit)
+                write = build_write(pending, failures, batch_id, res, ref.rvu_per_unit, scores)
             try:
                 with stage("write"):
                     written = _write_isolating(pconn, batch_id, write, by_id, res, ref.rvu_per_unit)
+                    written.outcomes = scores.route(written.outcomes)  # risk above threshold: review
+                    counts.scoring = record_batch_scores(pconn, batch_id, claim_ids, scores, written.outcomes)
             except psycopg.errors.UniqueViolation:
                 # A concurrent delivery of the same claims committed first; look again.
                 pconn.rollback()
@@ -163,20 +226,39 @@ def process_chunk(res: WorkerResources, batch_id: str, claim_ids: Sequence[str])
                 continue
         outcomes = {**already, **written.outcomes}
         counts.categories = written.categories
+        counts.retry = written.retry
         counts.already = len(already)
         break
 
     counts.done = sum(1 for cid, s in outcomes.items() if s == "done" and cid not in already)
     counts.failed = sum(1 for cid, s in outcomes.items() if s == "failed" and cid not in already)
-    with stage("status"), res.staging.connection() as sconn:
-        staging.mark_outcomes(sconn, batch_id, outcomes)
+    counts.review = sum(1 for cid, s in outcomes.items() if s == "review" and cid not in already)
+    try:
+        with stage("status"), res.staging.connection() as sconn:
+            staging.mark_outcomes(sconn, batch_id, outcomes)
+    except Exception:
+        # Compensation: take back what this attempt wrote, so the two databases agree again (claims still
+        # `queued`, nothing in production) before the task retries. If the compensation fails too, the
+        # retry still converges: it finds the rows in production and only flips the status.
+        _compensate(res, batch_id, {cid: s for cid, s in outcomes.items() if cid not in already})
+        raise
     return counts
+
+
+def _compensate(res: WorkerResources, batch_id: str, written: Mapping[str, str]) -> None:
+    try:
+        with res.production.connection() as pconn:
+            removed = production.remove_outcomes(pconn, batch_id, written)
+        logger.warning("batch=%s: staging write failed; compensated %d production rows", batch_id, removed)
+    except Exception as exc:  # the original error is the one worth raising
+        logger.error("batch=%s: compensation failed (%s); redelivery will reconcile", batch_id, exc)
 
 
 @dataclass
 class _Written:
     outcomes: dict[str, str]
     categories: dict[str, int]
+    retry: dict[int, list[str]]
 
 
 def _write_isolating(
@@ -189,7 +271,7 @@ def _write_isolating(
 ) -> _Written:
     """Write the chunk; if the database refuses a row (a value no rule caught), find the claims at fault by
     bisection under savepoints and store them as `system` failures, so the rest still go through."""
-    ok_claims, ok_failed, poisoned = _write_or_split(conn, write)
+    ok_claims, ok_failed, poisoned = write_or_split(conn, write)
     if poisoned:
         logger.warning(
             "batch=%s: %d claim(s) refused by production, stored as system failures", batch_id, len(poisoned)
@@ -206,18 +288,21 @@ def _write_isolating(
         production.write_rows(conn, ChunkWrite([], [], [], rows))
     kept = set(ok_failed)
     categories = Counter(row[3] for row in write.failed if row[0] in kept)
+    retry: dict[int, list[str]] = {}
+    for row in write.failed:
+        if row[0] in kept and row[FAILED_STATUS] == "retrying":
+            retry.setdefault(row[FAILED_PRIORITY], []).append(row[0])
     if poisoned:
         categories["system"] += len(poisoned)
     return _Written(
         outcomes={**dict.fromkeys(ok_claims, "done"), **dict.fromkeys(ok_failed, "failed"),
                   **dict.fromkeys(poisoned, "failed")},
         categories=dict(categories),
+        retry=retry,
     )  # fmt: skip
 
 
-def _write_or_split(
-    conn: psycopg.Connection, write: ChunkWrite
-) -> tuple[list[str], list[str], dict[str, str]]:
+def write_or_split(conn: psycopg.Connection, write: ChunkWrite) -> tuple[list[str], list[str], dict[str, str]]:
     """Returns (claim ids written to claims, ids written to failed_claims, {poisoned id: reason})."""
     try:
         with conn.transaction():
@@ -234,7 +319,7 @@ def _write_or_split(
     failed: list[str] = []
     poisoned: dict[str, str] = {}
     for half in halves:
-        d, f, p = _write_or_split(conn, half)
+        d, f, p = write_or_split(conn, half)
         done += d
         failed += f
         poisoned |= p

@@ -116,7 +116,11 @@ class ChunkCounts:
     already: int = 0
     skipped: int = 0
     categories: dict[str, int] = field(default_factory=dict)
+    # Failed claims a repair may fix, by Redis priority (0 first): the task queues them on claims.retry.
+    retry: dict[int, list[str]] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # What each model did with the chunk (claims_tasks.scoring.ScoringSummary), for the chunk's metrics.
+    scoring: list[Any] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +131,7 @@ class ChunkCounts:
             "already": self.already,
             "skipped": self.skipped,
             "categories": dict(self.categories),
+            "retry": sum(len(v) for v in self.retry.values()),
             "ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
 

@@ -10,6 +10,10 @@ import zlib
 
 SHARD_QUEUE_PREFIX = "claims.shard."
 DISPATCH_QUEUE = "claims.dispatch"
+# Failed claims a repair may fix, served by priority (high-value first).
+RETRY_QUEUE = "claims.retry"
+# Chunks given up on; a worker records each in staging.dead_letters.
+DEAD_LETTER_QUEUE = "claims.dead_letter"
 
 
 def stable_hash(key: str) -> int:

@@ -6,11 +6,14 @@ facility, patient, dates, payer, lines (an E/M visit first where the setting has
 ancillary codes that fit the setting), diagnoses (distinct, a principal-eligible code first, sex- and
 age-specific codes only where they fit), then the defect if the claim was picked for one. A claim without
 a defect passes every edit in DESIGN §4 under `today`, a 365-day timely-filing limit, facilities
-F0001..F{facilities} and the active payers and financial classes given.
+F0001..F{facilities}, the active payers and financial classes given and the edit tables in `ref` (units
+within the MUE, a bypass modifier on NCCI pairs, a prior authorisation number where the payer needs one,
+diagnoses consistent with sex and age, no duplicates); each defect fires exactly its expected rule.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -45,6 +48,18 @@ DEFECTS: tuple[tuple[str, str], ...] = (
     ("unknown_facility", "FACILITY_UNKNOWN"),
     ("unknown_payer", "PAYER_UNKNOWN"),
     ("no_diagnoses", "DIAGNOSIS_MISSING"),
+    # the edit catalogue (issue 3): code sets, demographics, MUE, NCCI, prior authorisation, duplicates
+    ("icd10_unknown", "ICD10_UNKNOWN"),
+    ("icd10_not_billable", "ICD10_NOT_BILLABLE"),
+    ("external_cause_principal", "ICD10_EXTERNAL_CAUSE_PRINCIPAL"),
+    ("sex_dx_conflict", "DX_SEX_CONFLICT"),
+    ("age_dx_conflict", "DX_AGE_CONFLICT"),
+    ("unknown_procedure", "CPT_UNKNOWN"),
+    ("invalid_modifier", "MODIFIER_INVALID"),
+    ("mue_exceeded", "MUE_EXCEEDED"),
+    ("ncci_pair", "NCCI_PTP_CONFLICT"),
+    ("prior_auth_missing", "PRIOR_AUTH_MISSING"),
+    ("duplicate_claim", "DUPLICATE_CLAIM"),
 )
 _D = {name: i for i, (name, _) in enumerate(DEFECTS)}
 BAD_CPT = ("9921", "D0120X", "W9213", "99213B")
@@ -52,6 +67,13 @@ BAD_ICD10 = ("1E11", "E1", "E11..9", "E11.99999")
 BAD_POS = ("00", "77")
 UNKNOWN_FACILITY = "FX999"
 UNKNOWN_PAYER = "PX999"
+UNKNOWN_CPT = ("99999",)  # CPT/HCPCS shaped, in no code list
+UNKNOWN_ICD10 = ("E11.99", "I10.9", "Z99.999")  # ICD-10-CM shaped, in no edition
+HEADER_ICD10 = ("E11", "I25.1", "M54.5", "J45.90")  # categories with subcodes: not billable
+EXTERNAL_CAUSE_ICD10 = ("W19.XXXA", "X58.XXXA", "V43.52XA", "Y93.01")  # billable, never principal
+FEMALE_ONLY_ICD10, MALE_ONLY_ICD10 = "N95.1", "N40.0"  # MCE sex edits (no age edit on either)
+NEWBORN_ICD10 = "P59.9"  # MCE newborn edit: age 0; generated patients are at least 2
+INVALID_MODIFIER = "ZZ"
 
 # Procedure codes the generator knows how to place: group, relative weight within the group, flags.
 # Flags: L laterality (LT/RT), I imaging (26/TC), G minor procedure with a global period (puts 25 on the
@@ -109,7 +131,8 @@ _SETTINGS: tuple[tuple[str, float, float, tuple[float, ...], dict[str, float], d
     ("31", 0.03, 1.0, (0.50, 0.20, 0.20, 0.10), {"em_snf": 1.0}, {"lab": 0.3, "venip": 0.2, "therapy": 0.5}),
 )
 # fmt: on
-_MODIFIERS = ("25", "59", "LT", "RT", "26", "TC", "XS", "GP")
+_MODIFIERS = ("25", "59", "LT", "RT", "26", "TC", "XS", "GP", INVALID_MODIFIER)
+_BYPASS = ("59", "XS")  # NCCI bypass modifiers this generator uses
 _M = {m: i for i, m in enumerate(_MODIFIERS)}
 
 # Billable ICD-10-CM codes (checked against the FY2026 code list), relative weight, flags:
@@ -235,6 +258,11 @@ class ReferenceCodes:
     payer_ids: tuple[str, ...]
     payer_types: tuple[str | None, ...]
     financial_classes: tuple[str, ...]
+    # The edit tables valid claims must respect: code -> (MUE, MAI), (column1, column2) -> modifier
+    # indicator, (payer_id, code) pairs that need a prior authorisation number.
+    mue: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    ncci: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    prior_auth: frozenset[tuple[str, str]] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.procedure_codes or len(self.procedure_codes) != len(self.typical_charges):
@@ -353,9 +381,7 @@ def _distinct(
     return out
 
 
-def _one_row_each(
-    rows: np.ndarray, offsets: np.ndarray, counts: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+def _one_row_each(rows: np.ndarray, offsets: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A random child row (line or diagnosis) of each claim in `rows` (claim indexes)."""
     return offsets[rows] + (rng.random(len(rows)) * counts[rows]).astype(np.int64)
 
@@ -383,12 +409,42 @@ def generate_block(
     _apply_defects(d, rng, t0)
     claim_ids = _str_ids("C", start_seq + np.arange(n), 12)
     claims = _claims_frame(d, rng, ref, claim_ids)
+    lines = _lines_frame(d, rng, ref, claims)
+    diagnoses = _diagnoses_frame(d, rng, claim_ids)
+    claims, lines, diagnoses = _copy_duplicates(d.has("duplicate_claim"), claims, lines, diagnoses)
     return Block(
         claims=claims.select(CLAIM_FIELDS),
-        lines=_lines_frame(d, rng, ref, claims).select(LINE_FIELDS),
-        diagnoses=_diagnoses_frame(d, rng, claim_ids).select(DIAGNOSIS_FIELDS),
+        lines=lines.select(LINE_FIELDS),
+        diagnoses=diagnoses.select(DIAGNOSIS_FIELDS),
         defects=_defects_frame(d, claim_ids),
     )
+
+
+def _copy_duplicates(
+    rows: np.ndarray, claims: pl.DataFrame, lines: pl.DataFrame, diagnoses: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """duplicate_claim: claim i becomes a copy of claim i-1 (a valid original, see _place_duplicates) under
+    its own claim_id and account number, as an original (frequency 1): every line repeats one of i-1's."""
+    if not len(rows):
+        return claims, lines, diagnoses
+    take = np.arange(claims.height)
+    take[rows] = rows - 1
+    copied = claims[take].with_columns(
+        claims["claim_id"], claims["patient_account_number"],
+        pl.Series("claim_frequency", np.where(np.isin(np.arange(claims.height), rows), "1",
+                                              claims["claim_frequency"].to_numpy())),
+    )  # fmt: skip
+    rename = dict(zip(claims["claim_id"].gather(rows - 1), claims["claim_id"].gather(rows), strict=True))
+    gone = claims["claim_id"].gather(rows).implode()
+
+    def swap(frame: pl.DataFrame) -> pl.DataFrame:
+        sources = frame.filter(pl.col("claim_id").is_in(list(rename)))
+        return pl.concat([
+            frame.filter(~pl.col("claim_id").is_in(gone)),
+            sources.with_columns(pl.col("claim_id").replace_strict(rename)),
+        ])  # fmt: skip
+
+    return copied, swap(lines), swap(diagnoses)
 
 
 @dataclass
@@ -413,13 +469,29 @@ def _pick_defects(rng: np.random.Generator, n: int, invalid_share: float) -> np.
     if n_bad:
         chosen = rng.choice(n, n_bad, replace=False)
         kind[chosen] = (int(rng.integers(len(DEFECTS))) + np.arange(n_bad)) % len(DEFECTS)
+    _place_duplicates(kind, rng)
     return kind
+
+
+def _place_duplicates(kind: np.ndarray, rng: np.random.Generator) -> None:
+    """A duplicate_claim copies the claim just before it, which must be valid (and so the original): move
+    a duplicate that has no valid predecessor to a place that has one, swapping with a valid claim."""
+    dup = _D["duplicate_claim"]
+    for i in np.flatnonzero(kind == dup):
+        if i > 0 and kind[i - 1] == -1:
+            continue
+        after = np.append(kind[1:], -1)
+        ok = np.flatnonzero((kind == -1) & (np.insert(kind[:-1], 0, 0) == -1) & (after != dup))
+        if len(ok):  # none only when nearly every claim is a defect: the copy then carries a defect too
+            kind[ok[rng.integers(len(ok))]], kind[i] = dup, -1
 
 
 def _draw_claims(d: _Draft, rng: np.random.Generator, facilities: int, ref: ReferenceCodes, t0: int) -> None:
     n = len(d.kind)
     c = d.c
     c["setting"] = _draw(rng, [s[1] for s in _SETTINGS], n)
+    # prior_auth_missing: an ambulatory surgery claim, every code of which payers authorise in advance
+    c["setting"][d.has("prior_auth_missing")] = [s[0] for s in _SETTINGS].index("24")
     c["facility"] = _draw(rng, 1.0 / np.arange(1, facilities + 1) ** 0.3, n) + 1  # mildly uneven volumes
     c["female"] = rng.random(n) < 0.55
     dob_lo = (date(1930, 1, 1) - EPOCH).days
@@ -443,11 +515,21 @@ def _draw_claims(d: _Draft, rng: np.random.Generator, facilities: int, ref: Refe
     for b in range(3):
         rows = np.flatnonzero(band == b)
         c["payer"][rows] = _draw(rng, mix[:, b] if mix[:, b].sum() > 0 else np.ones(len(ptypes)), len(rows))
+    c["payer"][d.has("prior_auth_missing")] = _strictest_payer(ref)
     c["medicare"] = np.array([t in _MEDICARE_TYPES for t in ptypes])[c["payer"]]
     c["billing"] = facility_npis(c["facility"])
     c["rendering"] = _roster_npis(c["facility"], rng.integers(0, ROSTER, n))
     c["has_rendering"] = rng.random(n) < 0.85
     c["replacement"] = rng.random(n) >= 0.96
+
+
+def _strictest_payer(ref: ReferenceCodes) -> int:
+    """The payer that authorises the most ambulatory-surgery codes in advance (for prior_auth_missing)."""
+    asc = {code for code, (group, _, _) in _PROC_INFO.items() if group in _SETTINGS[5][5]}
+    needs = [sum((p, code) in ref.prior_auth for code in asc) for p in ref.payer_ids]
+    if not ref.prior_auth or max(needs) == 0:
+        raise ValueError("prior_auth_missing needs a payer x procedure prior authorisation table")
+    return int(np.argmax(needs))
 
 
 def _draw_lines(d: _Draft, rng: np.random.Generator, ref: ReferenceCodes) -> None:
@@ -458,6 +540,9 @@ def _draw_lines(d: _Draft, rng: np.random.Generator, ref: ReferenceCodes) -> Non
     neg = d.has("negative_charge")
     n_lines[neg] = np.maximum(n_lines[neg], 2)  # so the other lines keep the total positive
     sel, n_lines = _choose_procedures(rng, c["setting"], c["medicare"], n_lines, ref)
+    pair_rows = d.has("ncci_pair")  # two lines, an NCCI pair on one date, no bypass modifier (below)
+    column1, column2 = _bypassable_pair(ref)
+    sel[pair_rows, 0], sel[pair_rows, 1], n_lines[pair_rows] = column1, column2, 2
     offsets = np.concatenate([[0], np.cumsum(n_lines)[:-1]])
     claim = np.repeat(np.arange(n), n_lines)
     number = np.arange(len(claim)) - offsets[claim] + 1
@@ -466,10 +551,13 @@ def _draw_lines(d: _Draft, rng: np.random.Generator, ref: ReferenceCodes) -> Non
     codes = np.array(ref.procedure_codes)
     info = [_PROC_INFO.get(p, ("other", 1.0, "-")) for p in ref.procedure_codes]
     flag = {f: np.array([f in i[2] for i in info])[code] for f in "LIGTUA"}
+    mue = np.array([ref.mue.get(p, (0, 0))[0] for p in ref.procedure_codes], dtype=np.int64)[code]
     units = np.where(flag["U"], _draw(rng, [0.3, 0.45, 0.25], m) + 1, 1)
+    units = np.where(mue > 0, np.minimum(units, mue), units)  # within the MUE (codes are distinct)
     typical = np.round(np.array(ref.typical_charges) * 100).astype(np.int64)
     cents = np.maximum(1, np.round(typical[code] * units * rng.uniform(0.9, 1.2, m))).astype(np.int64)
     offset = np.where(number == 1, 0, rng.integers(0, (c["to"] - c["from"])[claim] + 1))
+    offset[np.isin(claim, pair_rows)] = 0
 
     def per_claim(mask: np.ndarray) -> np.ndarray:
         return np.bincount(claim, weights=mask.astype(np.float64), minlength=n)[claim] > 0
@@ -489,13 +577,35 @@ def _draw_lines(d: _Draft, rng: np.random.Generator, ref: ReferenceCodes) -> Non
     mod_b[flag["I"] & ~facility_pos & (u[1] < 0.03)] = _M["TC"]
     mod_b[(codes[code] == "97140") & per_claim(codes[code] == "97530") & (u[1] < 0.8)] = _M["59"]
     mod_b[np.isin(codes[code], ("17110", "20552")) & (u[1] < 0.15)] = _M["XS"]
+    # NCCI pairs with modifier indicator 1 on one claim: the column-two line carries a bypass modifier
+    # (the generator draws no pair with indicator 0 together: none of those codes are in its reference)
+    bypassed = np.isin(mod_b, [_M[b] for b in _BYPASS])
+    for (first, second), indicator in ref.ncci.items():
+        if indicator == 1 and first in ref.procedure_codes and second in ref.procedure_codes:
+            mod_b[(codes[code] == second) & per_claim(codes[code] == first) & ~bypassed] = _M["59"]
+    paired = np.isin(claim, pair_rows)
+    mod_b[paired] = -1
+    mod_a[_one_row_each(d.has("invalid_modifier"), offsets, n_lines, rng)] = _M[INVALID_MODIFIER]
 
-    auth = np.bincount(claim, weights=flag["A"].astype(np.float64), minlength=n) > 0
-    c["has_auth"] = rng.random(n) < np.where(auth, 0.7, 0.03)
+    # a prior authorisation number wherever the payer needs one (and now and then where it does not)
+    table = np.array([[(p, k) in ref.prior_auth for k in ref.procedure_codes] for p in ref.payer_ids])
+    needs = table[c["payer"][claim], code] if m else np.zeros(0, dtype=bool)
+    auth = np.bincount(claim, weights=needs.astype(np.float64), minlength=n) > 0
+    c["has_auth"] = auth | (rng.random(n) < 0.03)
+    c["has_auth"][d.has("prior_auth_missing")] = False
     c["n_lines"], c["offsets"] = n_lines, offsets
     c["total"] = np.add.reduceat(cents, offsets) if n else np.zeros(0, dtype=np.int64)
     d.lines.update(claim=claim, number=number, code=code, units=units, cents=cents, offset=offset,
-                   mod_a=mod_a, mod_b=mod_b)  # fmt: skip
+                   mod_a=mod_a, mod_b=mod_b, mue=mue)  # fmt: skip
+
+
+def _bypassable_pair(ref: ReferenceCodes) -> tuple[int, int]:
+    """Procedure indexes of an NCCI pair (modifier indicator 1) both of whose codes the generator draws."""
+    index = {code: i for i, code in enumerate(ref.procedure_codes)}
+    for (first, second), indicator in sorted(ref.ncci.items()):
+        if indicator == 1 and first in index and second in index:
+            return index[first], index[second]
+    raise ValueError("ncci_pair needs an NCCI pair with modifier indicator 1 among the RVU codes")
 
 
 def _draw_diagnoses(d: _Draft, rng: np.random.Generator) -> None:
@@ -524,9 +634,7 @@ def _apply_defects(d: _Draft, rng: np.random.Generator, t0: int) -> None:
     Each leaves every other rule passing."""
     c, lines = d.c, d.lines
     rows = d.has("bad_npi_check_digit")
-    c["billing"][rows] = (
-        c["billing"][rows] // 10 * 10 + (c["billing"][rows] + rng.integers(1, 10, len(rows))) % 10
-    )
+    c["billing"][rows] = c["billing"][rows] // 10 * 10 + (c["billing"][rows] + rng.integers(1, 10, len(rows))) % 10
     rows = d.has("bad_npi_format")  # 9 digits, or a first digit of 3 (with a correct check digit)
     body = 300_000_000 + (c["billing"][rows] // 10) % 100_000_000
     short = rng.random(len(rows)) < 0.5
@@ -537,9 +645,7 @@ def _apply_defects(d: _Draft, rng: np.random.Generator, t0: int) -> None:
     c["to"][rows] = c["from"][rows]
     c["from"][rows] = new_from
     rows = d.has("dob_after_service")  # after service_from, still not in the future
-    c["dob"][rows] = (
-        c["from"][rows] + 1 + (rng.random(len(rows)) * (t0 - 1 - c["from"][rows])).astype(np.int64)
-    )
+    c["dob"][rows] = c["from"][rows] + 1 + (rng.random(len(rows)) * (t0 - 1 - c["from"][rows])).astype(np.int64)
     for name in ("future_service", "timely_filing"):  # move the whole service period, lines included
         rows = d.has(name)
         if name == "future_service":
@@ -562,11 +668,11 @@ def _apply_defects(d: _Draft, rng: np.random.Generator, t0: int) -> None:
     c["total"][rows] = others + cents[last]
     lines["units"] = lines["units"].astype(np.int64)
     lines["units"][_one_row_each(d.has("zero_units"), c["offsets"], c["n_lines"], rng)] = 0
+    over = _one_row_each(d.has("mue_exceeded"), c["offsets"], c["n_lines"], rng)  # every code has an MUE
+    lines["units"][over] = lines["mue"][over] + rng.integers(1, 4, len(over))
 
 
-def _scatter_choice(
-    s: pl.Series, rows: np.ndarray, choices: tuple[str, ...], rng: np.random.Generator
-) -> None:
+def _scatter_choice(s: pl.Series, rows: np.ndarray, choices: tuple[str, ...], rng: np.random.Generator) -> None:
     if len(rows):
         s.scatter(rows, pl.Series(choices).gather(rng.integers(0, len(choices), len(rows))))
 
@@ -576,9 +682,7 @@ def _pick(mask: np.ndarray, yes: str | pl.Series, no: str | pl.Series) -> pl.Ser
     return pl.select(pl.when(pl.Series(mask)).then(lit[0]).otherwise(lit[1])).to_series()
 
 
-def _claims_frame(
-    d: _Draft, rng: np.random.Generator, ref: ReferenceCodes, claim_ids: pl.Series
-) -> pl.DataFrame:
+def _claims_frame(d: _Draft, rng: np.random.Generator, ref: ReferenceCodes, claim_ids: pl.Series) -> pl.DataFrame:
     c, n = d.c, len(d.kind)
     first = _pick(
         c["female"],
@@ -624,12 +728,12 @@ def _claims_frame(
     })  # fmt: skip
 
 
-def _lines_frame(
-    d: _Draft, rng: np.random.Generator, ref: ReferenceCodes, claims: pl.DataFrame
-) -> pl.DataFrame:
+def _lines_frame(d: _Draft, rng: np.random.Generator, ref: ReferenceCodes, claims: pl.DataFrame) -> pl.DataFrame:
     ln, c = d.lines, d.c
     proc = pl.Series(ref.procedure_codes).gather(ln["code"])
     _scatter_choice(proc, _one_row_each(d.has("bad_cpt"), c["offsets"], c["n_lines"], rng), BAD_CPT, rng)
+    unknown = _one_row_each(d.has("unknown_procedure"), c["offsets"], c["n_lines"], rng)
+    _scatter_choice(proc, unknown, UNKNOWN_CPT, rng)
     modifier = dict(enumerate(_MODIFIERS))
     raw = pl.DataFrame({
         "claim_id": claims["claim_id"].gather(ln["claim"]),
@@ -664,8 +768,19 @@ def _lines_frame(
 
 def _diagnoses_frame(d: _Draft, rng: np.random.Generator, claim_ids: pl.Series) -> pl.DataFrame:
     icd = pl.Series(ICD10_CODES).gather(d.dx["code"])
-    bad = _one_row_each(d.has("bad_icd10"), d.c["d_offsets"], d.c["n_diag"], rng)
-    _scatter_choice(icd, bad, BAD_ICD10, rng)
+    offsets, counts = d.c["d_offsets"], d.c["n_diag"]
+    for defect, choices in (
+        ("bad_icd10", BAD_ICD10),
+        ("icd10_unknown", UNKNOWN_ICD10),
+        ("icd10_not_billable", HEADER_ICD10),
+        ("age_dx_conflict", (NEWBORN_ICD10,)),
+    ):
+        _scatter_choice(icd, _one_row_each(d.has(defect), offsets, counts, rng), choices, rng)
+    _scatter_choice(icd, offsets[d.has("external_cause_principal")], EXTERNAL_CAUSE_ICD10, rng)
+    rows = d.has("sex_dx_conflict")
+    at = _one_row_each(rows, offsets, counts, rng)
+    if len(at):
+        icd.scatter(at, _pick(d.c["female"][rows], MALE_ONLY_ICD10, FEMALE_ONLY_ICD10))
     return pl.DataFrame({
         "claim_id": claim_ids.gather(d.dx["claim"]),
         "sequence": pl.Series(d.dx["seq"], dtype=pl.Int16),
@@ -684,9 +799,7 @@ def _defects_frame(d: _Draft, claim_ids: pl.Series) -> pl.DataFrame:
 
 
 def _money(cents: np.ndarray) -> pl.Series:
-    return (pl.Series(cents, dtype=pl.Int64).cast(pl.Decimal(18, 2)) / Decimal("100.00")).cast(
-        pl.Decimal(16, 2)
-    )
+    return (pl.Series(cents, dtype=pl.Int64).cast(pl.Decimal(18, 2)) / Decimal("100.00")).cast(pl.Decimal(16, 2))
 
 
 def _choose_procedures(
@@ -725,9 +838,7 @@ def _choose_procedures(
     return sel, capped
 
 
-def _group_weights(
-    groups: np.ndarray, weight: np.ndarray, allowed: np.ndarray, shares: dict[str, float]
-) -> np.ndarray:
+def _group_weights(groups: np.ndarray, weight: np.ndarray, allowed: np.ndarray, shares: dict[str, float]) -> np.ndarray:
     out = np.zeros(len(groups))
     for group, share in shares.items():
         members = (groups == group) & allowed
@@ -736,9 +847,7 @@ def _group_weights(
     return out
 
 
-def _choose_diagnoses(
-    rng: np.random.Generator, age: np.ndarray, female: np.ndarray, n_diag: np.ndarray
-) -> np.ndarray:
+def _choose_diagnoses(rng: np.random.Generator, age: np.ndarray, female: np.ndarray, n_diag: np.ndarray) -> np.ndarray:
     """(n, 6) distinct ICD-10-CM indexes per claim; column 0 is acceptable as principal diagnosis."""
     n = len(age)
     weight = np.array([float(r[1]) for r in _ICD_ROWS])

@@ -15,6 +15,7 @@ from datetime import datetime
 import psycopg
 
 OUTCOMES = ("done", "failed", "review")
+COUNTERS = (*OUTCOMES, "resolved")
 
 
 @dataclass(frozen=True)
@@ -26,19 +27,19 @@ class BatchProgress:
     done: int
     failed: int
     review: int
+    resolved: int
     created_at: datetime
     dispatched_at: datetime | None
     finished_at: datetime | None
 
     @property
     def processed(self) -> int:
-        return self.done + self.failed + self.review
+        return self.done + self.failed + self.review + self.resolved
 
 
 def open_batch(conn: psycopg.Connection, batch_id: str, shards: int, chunk_size: int) -> None:
     conn.execute(
-        "INSERT INTO staging.batches (batch_id, status, shards, chunk_size)"
-        " VALUES (%s, 'dispatching', %s, %s)",
+        "INSERT INTO staging.batches (batch_id, status, shards, chunk_size) VALUES (%s, 'dispatching', %s, %s)",
         (batch_id, shards, chunk_size),
     )
 
@@ -55,8 +56,8 @@ def close_dispatch(conn: psycopg.Connection, batch_id: str) -> None:
     conn.execute(
         """
         UPDATE staging.batches SET dispatched_at = now(),
-            status = CASE WHEN done + failed + review >= total THEN 'finished' ELSE 'running' END,
-            finished_at = CASE WHEN done + failed + review >= total THEN now() END
+            status = CASE WHEN done + failed + review + resolved >= total THEN 'finished' ELSE 'running' END,
+            finished_at = CASE WHEN done + failed + review + resolved >= total THEN now() END
         WHERE batch_id = %s
         """,
         (batch_id,),
@@ -73,9 +74,9 @@ def advance_batch(conn: psycopg.Connection, batch_id: str, flipped: Mapping[str,
         """
         UPDATE staging.batches SET
             done = done + %(d)s, failed = failed + %(f)s, review = review + %(r)s,
-            status = CASE WHEN status = 'running' AND done + failed + review + %(n)s >= total
+            status = CASE WHEN status = 'running' AND done + failed + review + resolved + %(n)s >= total
                           THEN 'finished' ELSE status END,
-            finished_at = CASE WHEN status = 'running' AND done + failed + review + %(n)s >= total
+            finished_at = CASE WHEN status = 'running' AND done + failed + review + resolved + %(n)s >= total
                                THEN now() ELSE finished_at END
         WHERE batch_id = %(b)s
         """,
@@ -85,8 +86,26 @@ def advance_batch(conn: psycopg.Connection, batch_id: str, flipped: Mapping[str,
 
 def get_batch(conn: psycopg.Connection, batch_id: str) -> BatchProgress | None:
     row = conn.execute(
-        "SELECT batch_id, status, total, chunks, done, failed, review, created_at, dispatched_at,"
+        "SELECT batch_id, status, total, chunks, done, failed, review, resolved, created_at, dispatched_at,"
         " finished_at FROM staging.batches WHERE batch_id = %s",
         (batch_id,),
     ).fetchone()
     return BatchProgress(*row) if row else None
+
+
+def shift(conn: psycopg.Connection, batch_id: str, from_state: str, to_state: str | None, n: int) -> None:
+    """Move n claims of a batch between counters after the fact (a repair, a void, a reprocess);
+    to_state None takes them out of the batch altogether (they were re-dispatched in another)."""
+    if from_state not in COUNTERS or (to_state is not None and to_state not in COUNTERS):
+        raise ValueError(f"cannot shift batch counters from {from_state!r} to {to_state!r}")
+    if to_state is None:
+        conn.execute(
+            f"UPDATE staging.batches SET {from_state} = {from_state} - %s, total = total - %s WHERE batch_id = %s",
+            (n, n, batch_id),
+        )
+    else:
+        conn.execute(
+            f"UPDATE staging.batches SET {from_state} = {from_state} - %s, {to_state} = {to_state} + %s"
+            " WHERE batch_id = %s",
+            (n, n, batch_id),
+        )

@@ -92,9 +92,8 @@ def drop_database(dsn: str) -> None:
 
 def migrate(dsn: str, target: str, revision: str = "heads") -> None:
     """Run Alembic for one database: target is 'staging' or 'production' (an alembic.ini section)."""
-    from alembic.config import Config
-
     from alembic import command
+    from alembic.config import Config
 
     cfg = Config(str(ALEMBIC_INI), ini_section=target)
     cfg.set_section_option(target, "sqlalchemy.url", sqlalchemy_url(dsn).replace("%", "%%"))

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import psycopg
+
 from claims_tasks.records import STATES
 from db import engines
-
-# Failed-claim statuses that mean "this claim's outcome is the failed_claims row" (not repaired/voided).
-OPEN_FAILED_STATUSES = ("new", "retrying", "review")
+from db.models import CLOSED_FAILED, OPEN_FAILED
 
 
 @dataclass
@@ -26,10 +26,13 @@ class LedgerReport:
     duplicates: int = 0
     unexpected: int = 0
     line_mismatches: int = 0
+    # Failed claims whose automated repair is queued, or done in production with the staging flip from
+    # failed to done not yet committed.
+    repairs_in_flight: int = 0
 
     @property
     def in_flight(self) -> int:
-        return self.states.get("queued", 0)
+        return self.states.get("queued", 0) + self.repairs_in_flight
 
     @property
     def consistent(self) -> bool:
@@ -57,22 +60,43 @@ COPY (
 ) TO STDOUT
 """
 
+# missing: an outcome the ledger records but production lacks (done/review -> claims; failed -> an open
+#   failed_claims row, or a repaired one whose staging flip is still on its way; resolved -> a closed one).
+# duplicates: a claim with two outcomes (in claims and also an open failure) or two open failures.
+# unexpected: production claims the ledger does not show as done/review.
+# line_mismatches: first versions whose line or diagnosis count differs from staging (amended claims
+#   legitimately differ).
 _CHECKS = """
 SELECT
   (SELECT count(*) FROM rc WHERE state IN ('done', 'review')
       AND NOT EXISTS (SELECT 1 FROM claims p WHERE p.claim_id = rc.claim_id))
   + (SELECT count(*) FROM rc WHERE state = 'failed'
-      AND NOT EXISTS (SELECT 1 FROM failed_claims f WHERE f.claim_id = rc.claim_id)),
+      AND NOT EXISTS (SELECT 1 FROM failed_claims f
+                      WHERE f.claim_id = rc.claim_id AND f.status = ANY(%(open)s))
+      AND NOT EXISTS (SELECT 1 FROM failed_claims f JOIN claims p USING (claim_id)
+                      WHERE f.claim_id = rc.claim_id AND f.status = 'repaired'))
+  + (SELECT count(*) FROM rc WHERE state = 'resolved'
+      AND NOT EXISTS (SELECT 1 FROM failed_claims f
+                      WHERE f.claim_id = rc.claim_id AND f.status = ANY(%(closed)s))),
   (SELECT count(*) FROM rc
       JOIN claims p USING (claim_id)
-      JOIN failed_claims f USING (claim_id)
-      WHERE f.status = ANY(%(open)s)),
+      WHERE EXISTS (SELECT 1 FROM failed_claims f
+                    WHERE f.claim_id = rc.claim_id AND f.status = ANY(%(open)s)))
+  + (SELECT count(*) FROM (SELECT f.claim_id FROM failed_claims f JOIN rc USING (claim_id)
+                           WHERE f.status = ANY(%(open)s) GROUP BY f.claim_id HAVING count(*) > 1) twice),
   (SELECT count(*) FROM claims p WHERE {prod_filter}
-      NOT EXISTS (SELECT 1 FROM rc WHERE rc.claim_id = p.claim_id AND rc.state IN ('done', 'review'))),
+      NOT EXISTS (SELECT 1 FROM rc WHERE rc.claim_id = p.claim_id AND rc.state IN ('done', 'review'))
+      AND NOT EXISTS (SELECT 1 FROM rc JOIN failed_claims f USING (claim_id)
+                      WHERE rc.claim_id = p.claim_id AND rc.state = 'failed' AND f.status = 'repaired')),
   (SELECT count(*) FROM rc
       JOIN claims p USING (claim_id)
-      WHERE rc.lines <> (SELECT count(*) FROM claim_lines l WHERE l.claim_id = rc.claim_id)
-         OR rc.dx <> (SELECT count(*) FROM claim_diagnoses d WHERE d.claim_id = rc.claim_id))
+      WHERE p.version = 1
+        AND (rc.lines <> (SELECT count(*) FROM claim_lines l WHERE l.claim_id = rc.claim_id)
+             OR rc.dx <> (SELECT count(*) FROM claim_diagnoses d WHERE d.claim_id = rc.claim_id))),
+  (SELECT count(*) FROM rc WHERE state = 'failed'
+      AND (EXISTS (SELECT 1 FROM failed_claims f JOIN claims p USING (claim_id)
+                   WHERE f.claim_id = rc.claim_id AND f.status = 'repaired')
+           OR EXISTS (SELECT 1 FROM failed_claims f WHERE f.claim_id = rc.claim_id AND f.status = 'retrying')))
 """
 
 
@@ -82,15 +106,14 @@ def reconcile(staging_dsn: str, production_dsn: str, batch: str | None = None) -
     params = (batch,) if batch else ()
     with engines.connection(staging_dsn, "staging") as sconn, \
             engines.connection(production_dsn, "production") as pconn:  # fmt: skip
-        counts = dict(
-            sconn.execute(f"SELECT status, count(*) FROM staging.claims {where} GROUP BY status", params)
-        )
+        # One snapshot of the ledger for the counts and the rows compared, so that work finishing meanwhile
+        # cannot make the report add up two different moments.
+        sconn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        counts = dict(sconn.execute(f"SELECT status, count(*) FROM staging.claims {where} GROUP BY status", params))
         report.states = {s: int(counts.get(s, 0)) for s in STATES}
         report.total = sum(report.states.values())
 
-        pconn.execute(
-            "CREATE TEMP TABLE rc (claim_id text PRIMARY KEY, state text, lines int, dx int) ON COMMIT DROP"
-        )
+        pconn.execute("CREATE TEMP TABLE rc (claim_id text PRIMARY KEY, state text, lines int, dx int) ON COMMIT DROP")
         batch_filter = "AND c.batch_id = %s" if batch else ""
         with sconn.cursor().copy(_STAGING_SIDE.format(batch_filter=batch_filter), params) as out, \
                 pconn.cursor().copy("COPY rc FROM STDIN") as into:  # fmt: skip
@@ -99,10 +122,12 @@ def reconcile(staging_dsn: str, production_dsn: str, batch: str | None = None) -
         pconn.execute("ANALYZE rc")
         prod_filter = "p.batch_id = %(batch)s AND" if batch else ""
         row = pconn.execute(
-            _CHECKS.format(prod_filter=prod_filter), {"open": list(OPEN_FAILED_STATUSES), "batch": batch}
+            _CHECKS.format(prod_filter=prod_filter),
+            {"open": list(OPEN_FAILED), "closed": list(CLOSED_FAILED), "batch": batch},
         ).fetchone()
         assert row is not None
-        report.missing, report.duplicates, report.unexpected, report.line_mismatches = map(int, row)
+        (report.missing, report.duplicates, report.unexpected, report.line_mismatches,
+         report.repairs_in_flight) = map(int, row)  # fmt: skip
         pconn.rollback()
         sconn.rollback()
     return report

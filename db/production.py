@@ -7,12 +7,13 @@ the transaction rolls back as a whole and the caller retries with a fresh view.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import psycopg
 
 from claims_tasks.records import CLAIM_FIELDS, DIAGNOSIS_FIELDS, LINE_FIELDS
+from db.models import OPEN_FAILED
 
 CLAIM_COLUMNS: tuple[str, ...] = (
     *CLAIM_FIELDS,
@@ -21,6 +22,8 @@ CLAIM_COLUMNS: tuple[str, ...] = (
     "predicted_filter",
     "denial_risk",
     "model_version",
+    "model_variant",
+    "routed_to_review",
 )
 FAILED_COLUMNS: tuple[str, ...] = (
     "claim_id",
@@ -32,6 +35,7 @@ FAILED_COLUMNS: tuple[str, ...] = (
     "encrypted_payload",
     "priority",
     "potential_revenue",
+    "status",
 )
 
 
@@ -46,14 +50,40 @@ class ChunkWrite:
 
 
 def existing_outcomes(conn: psycopg.Connection, claim_ids: Sequence[str]) -> dict[str, str]:
-    """Claims of this list that production already holds: 'done' if in claims, 'failed' if failed."""
+    """Claims of this list that production already holds: 'done' (or 'review' when the model routed it
+    there) if in claims, 'failed' if an open failure. (A closed failure — repaired, resolved, voided — is
+    history: the claim may be processed again.)"""
     ids = list(claim_ids)
     found = {
-        cid: "done" for (cid,) in conn.execute("SELECT claim_id FROM claims WHERE claim_id = ANY(%s)", (ids,))
+        cid: "review" if review else "done"
+        for cid, review in conn.execute(
+            "SELECT claim_id, routed_to_review FROM claims WHERE claim_id = ANY(%s)", (ids,)
+        )
     }
-    for (cid,) in conn.execute("SELECT claim_id FROM failed_claims WHERE claim_id = ANY(%s)", (ids,)):
+    for (cid,) in conn.execute(
+        "SELECT claim_id FROM failed_claims WHERE claim_id = ANY(%s) AND status = ANY(%s)",
+        (ids, list(OPEN_FAILED)),
+    ):
         found.setdefault(cid, "failed")
     return found
+
+
+def remove_outcomes(conn: psycopg.Connection, batch_id: str, outcomes: Mapping[str, str]) -> int:
+    """Compensation: delete what one attempt wrote for these claims (rows of this batch only)."""
+    done = [cid for cid, s in outcomes.items() if s in ("done", "review")]
+    failed = [cid for cid, s in outcomes.items() if s == "failed"]
+    for table in ("claim_lines", "claim_diagnoses"):
+        conn.execute(
+            f"DELETE FROM {table} t USING claims c WHERE t.claim_id = c.claim_id"
+            " AND c.claim_id = ANY(%s) AND c.batch_id = %s",
+            (done, batch_id),
+        )
+    removed = conn.execute("DELETE FROM claims WHERE claim_id = ANY(%s) AND batch_id = %s", (done, batch_id)).rowcount
+    removed += conn.execute(
+        "DELETE FROM failed_claims WHERE claim_id = ANY(%s) AND batch_id = %s AND status = ANY(%s)",
+        (failed, batch_id, list(OPEN_FAILED)),
+    ).rowcount
+    return removed
 
 
 def _copy_in(conn: psycopg.Connection, table: str, columns: Sequence[str], rows: list[tuple]) -> None:

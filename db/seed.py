@@ -81,18 +81,14 @@ def reserve_claim_numbers(conn: psycopg.Connection, n: int) -> int:
 def frame_to_copy_text(df: pl.DataFrame) -> memoryview:
     """COPY text format: tab-separated, \\N for NULL, list columns as array literals ({25,59}, {})."""
     exprs = [
-        pl.concat_str(pl.lit("{"), pl.col(name).cast(pl.List(pl.String)).list.join(","), pl.lit("}")).alias(
-            name
-        )
+        pl.concat_str(pl.lit("{"), pl.col(name).cast(pl.List(pl.String)).list.join(","), pl.lit("}")).alias(name)
         if isinstance(dtype, pl.List)
         else pl.col(name)
         for name, dtype in df.schema.items()
     ]
     buf = io.BytesIO()
     # The generator's strings hold no tab, newline or backslash, so nothing needs escaping.
-    df.select(exprs).write_csv(
-        buf, include_header=False, separator="\t", quote_style="never", null_value="\\N"
-    )
+    df.select(exprs).write_csv(buf, include_header=False, separator="\t", quote_style="never", null_value="\\N")
     return buf.getbuffer()
 
 
@@ -102,9 +98,7 @@ class _Writers:
     STREAMS = ("lines", "diagnoses", "claims")
 
     def __init__(self, dsn: str, stack: ExitStack) -> None:
-        self.conns = {
-            s: stack.enter_context(engines.connection(dsn, "staging", autocommit=True)) for s in self.STREAMS
-        }
+        self.conns = {s: stack.enter_context(engines.connection(dsn, "staging", autocommit=True)) for s in self.STREAMS}
         self.pools = {s: ThreadPoolExecutor(1, thread_name_prefix=f"seed-{s}") for s in self.STREAMS}
         stack.callback(self._shutdown)
         self.pending: deque[Future[None]] = deque()
@@ -114,9 +108,7 @@ class _Writers:
         for pool in self.pools.values():
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _copy(
-        self, stream: str, frames: list[tuple[str, pl.DataFrame]], after: tuple[Future[None], ...] = ()
-    ) -> None:
+    def _copy(self, stream: str, frames: list[tuple[str, pl.DataFrame]], after: tuple[Future[None], ...] = ()) -> None:
         for dep in after:
             dep.result()  # a failed detail stream leaves this block's claims unwritten
         started = time.perf_counter()
@@ -183,9 +175,7 @@ def seed_claims(
         number = first
         for size, stream in zip(sizes, streams, strict=True):
             t = time.perf_counter()
-            block = generate_block(
-                np.random.default_rng(stream), number, size, facilities, invalid_share, ref, today
-            )
+            block = generate_block(np.random.default_rng(stream), number, size, facilities, invalid_share, ref, today)
             generating += time.perf_counter() - t
             n_lines += block.lines.height
             n_diagnoses += block.diagnoses.height

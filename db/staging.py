@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import psycopg
 
 from claims_tasks.records import CLAIM_FIELDS, DIAGNOSIS_FIELDS, LINE_FIELDS, Claim, Diagnosis, Line
+from claims_tasks.rules import EditTables
 from db import batches
+from db.edit_reference import load_edit_tables, reference_version
 
 _CLAIM_TYPES = [
     "text", "text", "text", "text", "text", "date", "text", "text", "text", "text", "text", "text",
@@ -20,9 +22,7 @@ _LINE_TYPES = ["text", "int2", "text", "text[]", "numeric", "numeric", "date", "
 _DIAGNOSIS_TYPES = ["text", "int2", "text"]
 
 
-def _copy_rows(
-    conn: psycopg.Connection, query: str, params: Sequence[object], types: list[str]
-) -> Iterable[tuple]:
+def _copy_rows(conn: psycopg.Connection, query: str, params: Sequence[object], types: list[str]) -> Iterable[tuple]:
     with conn.cursor().copy(query, params) as copy:
         copy.set_types(types)
         yield from copy.rows()
@@ -34,12 +34,20 @@ def load_chunk(conn: psycopg.Connection, batch_id: str, claim_ids: Sequence[str]
     Claims another delivery already finished (or that were re-dispatched to another batch) are left out,
     which is what makes a redelivered message harmless.
     """
+    return _load(conn, "claim_id = ANY(%s) AND status = 'queued' AND batch_id = %s", (list(claim_ids), batch_id))
+
+
+def load_claims(conn: psycopg.Connection, claim_ids: Sequence[str]) -> list[Claim]:
+    """Claims as staging holds them, whatever their state (corrections, reprocessing)."""
+    return _load(conn, "claim_id = ANY(%s)", (list(claim_ids),))
+
+
+def _load(conn: psycopg.Connection, where: str, params: Sequence[object]) -> list[Claim]:
     claim_rows = list(
         _copy_rows(
             conn,
-            f"COPY (SELECT {', '.join(CLAIM_FIELDS)} FROM staging.claims"
-            " WHERE claim_id = ANY(%s) AND status = 'queued' AND batch_id = %s) TO STDOUT",
-            (list(claim_ids), batch_id),
+            f"COPY (SELECT {', '.join(CLAIM_FIELDS)} FROM staging.claims WHERE {where}) TO STDOUT",
+            params,
             _CLAIM_TYPES,
         )
     )
@@ -70,6 +78,32 @@ def load_chunk(conn: psycopg.Connection, batch_id: str, claim_ids: Sequence[str]
     ]
 
 
+def write_corrections(conn: psycopg.Connection, claim: Claim) -> None:
+    """Store an operator-corrected claim over its staging rows (the original stays in the failed claim's
+    encrypted payload)."""
+    editable = [f for f in CLAIM_FIELDS if f not in ("claim_id", "facility_id", "received_at")]
+    conn.execute(
+        f"UPDATE staging.claims SET {', '.join(f'{f} = %s' for f in editable)}, updated_at = now() WHERE claim_id = %s",
+        (*(getattr(claim, f) for f in editable), claim.claim_id),
+    )
+    conn.execute("DELETE FROM staging.claim_lines WHERE claim_id = %s", (claim.claim_id,))
+    conn.execute("DELETE FROM staging.claim_diagnoses WHERE claim_id = %s", (claim.claim_id,))
+    cur = conn.cursor()
+    cur.executemany(
+        f"INSERT INTO staging.claim_lines ({', '.join(LINE_FIELDS)})"
+        f" VALUES ({', '.join(['%s'] * len(LINE_FIELDS))})",
+        [
+            (claim.claim_id, ln.line_number, ln.procedure_code, list(ln.modifiers), ln.units, ln.line_charge,
+             ln.service_date, ln.place_of_service, list(ln.diagnosis_pointers))
+            for ln in claim.lines
+        ],
+    )  # fmt: skip
+    cur.executemany(
+        "INSERT INTO staging.claim_diagnoses (claim_id, sequence, icd10_code) VALUES (%s, %s, %s)",
+        [(claim.claim_id, d.sequence, d.icd10_code) for d in claim.diagnoses],
+    )
+
+
 def mark_outcomes(conn: psycopg.Connection, batch_id: str, outcomes: Mapping[str, str]) -> dict[str, int]:
     """Move claims from `queued` to their outcome (done/failed/review) in one statement, and advance the
     batch by what actually changed, in the same transaction. Returns the flipped counts per status."""
@@ -93,6 +127,27 @@ def mark_outcomes(conn: psycopg.Connection, batch_id: str, outcomes: Mapping[str
     return flipped
 
 
+def move_claims(conn: psycopg.Connection, claim_ids: Sequence[str], from_state: str, to_state: str) -> dict[str, int]:
+    """Move claims between ledger states after processing (failed -> done on repair, failed -> resolved on
+    void), keeping each batch's counters in step in the same transaction. Returns moved claims per batch."""
+    moved = dict(
+        conn.execute(
+            """
+            WITH moved AS (
+                UPDATE staging.claims SET status = %s, updated_at = now()
+                WHERE claim_id = ANY(%s) AND status = %s
+                RETURNING batch_id
+            )
+            SELECT batch_id, count(*) FROM moved GROUP BY batch_id
+            """,
+            (to_state, list(claim_ids), from_state),
+        ).fetchall()
+    )
+    for batch_id, n in moved.items():
+        batches.shift(conn, batch_id, from_state, to_state, n)
+    return moved
+
+
 @dataclass(frozen=True)
 class Reference:
     """Reference data a worker caches: the active code sets rules check and the RVU price table."""
@@ -101,9 +156,13 @@ class Reference:
     payers: frozenset[str]
     financial_classes: frozenset[str]
     rvu_per_unit: Mapping[str, Decimal]
+    edits: EditTables = field(default_factory=EditTables)  # ICD-10-CM, codes, modifiers, MUE, NCCI, auth
+    version: int = 0  # staging.reference_versions when read: the cache reloads when it moves
 
 
 def load_reference_sets(conn: psycopg.Connection) -> Reference:
+    version = reference_version(conn)  # first: a bump while reading makes the next check reload again
+
     def codes(query: str) -> frozenset[str]:
         return frozenset(row[0] for row in conn.execute(query))
 
@@ -118,4 +177,6 @@ def load_reference_sets(conn: psycopg.Connection) -> Reference:
         payers=codes("SELECT payer_id FROM staging.payers WHERE active"),
         financial_classes=codes("SELECT code FROM staging.financial_classes WHERE active"),
         rvu_per_unit=rvu,
+        edits=load_edit_tables(conn),
+        version=version,
     )

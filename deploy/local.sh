@@ -67,6 +67,17 @@ ensure_redis() {
     fi
 }
 
+# The browser test (tests/api/test_api_ui.py) drives Debian's chromium through Playwright; Playwright's own
+# browser download is never used.
+ensure_chromium() {
+    [ -x /usr/bin/chromium ] && return 0
+    command -v apt-get >/dev/null 2>&1 || die "/usr/bin/chromium is missing and apt-get is not available: install chromium"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    say "installing chromium (for the browser test)"
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null || die "apt-get install chromium failed"
+}
+
 case "$mode" in
     demo)
         setup_venv
@@ -78,6 +89,7 @@ case "$mode" in
         setup_venv
         ensure_postgres
         ensure_redis
+        ensure_chromium
         exec .venv/bin/python -m pytest "$@"
         ;;
     *)

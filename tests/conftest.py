@@ -5,6 +5,7 @@ subprocesses see the same thing."""
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -20,23 +21,35 @@ from db import engines
 PG = os.environ.get("CLAIMS_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("CLAIMS_TEST_REDIS", "redis://127.0.0.1:6379/13")
 
-STAGING_TABLES = ("claims", "claim_lines", "claim_diagnoses", "seed_defects", "batches")
-PRODUCTION_TABLES = ("claims", "claim_lines", "claim_diagnoses", "failed_claims")
+STAGING_TABLES = (
+    "claims", "claim_lines", "claim_diagnoses", "seed_defects", "batches", "dead_letters", "x12_interchanges"
+)  # fmt: skip
+PRODUCTION_TABLES = ("claims", "claim_lines", "claim_diagnoses", "failed_claims", "review_actions", "claim_history")
+
+
+# The environment is set when this file is imported, before any test module: importing the Celery tasks
+# can load celeryconfig (and with it the broker URL) at import time, and it is read only once.
+_TAG = uuid.uuid4().hex[:8]
+TEST_ENV = {
+    "CLAIMS_STAGING_DSN": f"{PG}/ct_{_TAG}_staging",
+    "CLAIMS_PRODUCTION_DSN": f"{PG}/ct_{_TAG}_production",
+    "CLAIMS_BROKER_URL": REDIS_URL,
+    "CLAIMS_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    "CLAIMS_SHARDS": "4",
+    "APP_ENV": "test",
+    # init trains a small model here; no claim goes to review unless a test lowers the threshold.
+    "CLAIMS_MODEL_PATH": os.path.join(tempfile.mkdtemp(prefix=f"ct_{_TAG}_model_"), "filter_model.joblib"),
+    "CLAIMS_REVIEW_THRESHOLD": "1.0",
+}
+_SAVED_ENV = {k: os.environ.get(k) for k in TEST_ENV}
+os.environ.update(TEST_ENV)
+config.get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
 def test_env() -> Iterator[dict[str, str]]:
-    tag = uuid.uuid4().hex[:8]
-    env = {
-        "CLAIMS_STAGING_DSN": f"{PG}/ct_{tag}_staging",
-        "CLAIMS_PRODUCTION_DSN": f"{PG}/ct_{tag}_production",
-        "CLAIMS_BROKER_URL": REDIS_URL,
-        "CLAIMS_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "CLAIMS_SHARDS": "4",
-        "APP_ENV": "test",
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    env = TEST_ENV
+    saved = _SAVED_ENV
     config.get_settings.cache_clear()
     init_databases(config.get_settings())
     try:

@@ -36,18 +36,14 @@ def insert_claims(conn: psycopg.Connection, claims: Sequence[Claim]) -> None:
             copy.write_row(tuple(getattr(c, f) for f in CLAIM_FIELDS))
 
 
-def make_valid_claims(
-    conn: psycopg.Connection, n: int, facilities: int = 8, prefix: str = "T"
-) -> list[Claim]:
+def make_valid_claims(conn: psycopg.Connection, n: int, facilities: int = 8, prefix: str = "T") -> list[Claim]:
     """n claims that pass every rule against the loaded reference data, spread over facilities."""
     from dataclasses import replace
 
     from tests.rules.builders import make_claim
 
     payer = conn.execute("SELECT payer_id FROM staging.payers WHERE active ORDER BY 1 LIMIT 1").fetchone()
-    fin = conn.execute(
-        "SELECT code FROM staging.financial_classes WHERE active ORDER BY 1 LIMIT 1"
-    ).fetchone()
+    fin = conn.execute("SELECT code FROM staging.financial_classes WHERE active ORDER BY 1 LIMIT 1").fetchone()
     assert payer and fin, "reference data not loaded"
     base = make_claim(payer_id=payer[0], financial_class=fin[0])
     return [
@@ -55,7 +51,9 @@ def make_valid_claims(
             base,
             claim_id=f"{prefix}{i:08d}",
             facility_id=f"F{i % facilities + 1:04d}",
-            patient_account_number=f"A{i}",
+            # Distinct patients: otherwise the duplicate-claim edit rightly flags them.
+            patient_account_number=f"{prefix}A{i}",
+            subscriber_id=f"{prefix}S{i}",
         )
         for i in range(n)
     ]

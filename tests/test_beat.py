@@ -42,9 +42,9 @@ def test_two_beats_dispatch_every_claim_exactly_once(
             seed_claims(clean.staging_dsn, 2_000, facilities=10, invalid_share=0.05, seed=wave)
             time.sleep(1.5)
         deadline = time.monotonic() + 120
-        while staging.execute(
-            "SELECT count(*) FROM staging.claims WHERE status IN ('new', 'queued')"
-        ).fetchone() != (0,):
+        while staging.execute("SELECT count(*) FROM staging.claims WHERE status IN ('new', 'queued')").fetchone() != (
+            0,
+        ):
             assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
             time.sleep(0.5)
     finally:

@@ -78,7 +78,7 @@ def test_reconcile_json_and_exit_status(
     chunks: list[tuple[str, int, list[str]]] = []
     result = dispatch(
         clean.staging_dsn,
-        lambda *c: chunks.append(c),
+        lambda b, s, ids, _priority: chunks.append((b, s, ids)),
         shards=clean.shards,
         chunk_size=100,
         page_size=100,
@@ -118,15 +118,11 @@ def test_reconcile_json_and_exit_status(
         ({"CLAIMS_SHARDS": "many"}, ("CLAIMS_SHARDS",)),
     ],
 )
-def test_bad_settings_give_one_line(
-    test_env: dict[str, str], env: dict[str, str], needles: tuple[str, ...]
-) -> None:
+def test_bad_settings_give_one_line(test_env: dict[str, str], env: dict[str, str], needles: tuple[str, ...]) -> None:
     assert_one_line_error(run("reconcile", env=env), *needles)
 
 
-def test_unreachable_broker_gives_one_line_and_queues_nothing(
-    clean: Settings, staging: psycopg.Connection
-) -> None:
+def test_unreachable_broker_gives_one_line_and_queues_nothing(clean: Settings, staging: psycopg.Connection) -> None:
     insert_claims(staging, make_valid_claims(staging, 5, facilities=1))
     proc = run("dispatch", env={"CLAIMS_BROKER_URL": "redis://127.0.0.1:1/0"})
     assert_one_line_error(proc, "broker", "127.0.0.1:1")

@@ -149,11 +149,7 @@ def published_ports(service: dict[str, Any]) -> list[tuple[str, int, str]]:
 def container_ports(service: dict[str, Any]) -> set[int]:
     ports = set()
     for entry in service.get("ports") or []:
-        target = (
-            entry.get("target")
-            if isinstance(entry, dict)
-            else resolve(entry).partition("/")[0].split(":")[-1]
-        )
+        target = entry.get("target") if isinstance(entry, dict) else resolve(entry).partition("/")[0].split(":")[-1]
         ports.add(int(target))
     return ports
 
@@ -288,15 +284,11 @@ def _check_celery(name: str, service: dict[str, Any], args: list[str]) -> Proble
     if sub not in celery_cli.commands:
         return [f"{name}: `celery {sub}` is not installed (its package provides it: flower for flower)"]
     if sub == "flower":
-        unknown = [
-            a for a in rest if a.startswith("--") and a[2:].split("=")[0] not in flower_options._options
-        ]
+        unknown = [a for a in rest if a.startswith("--") and a[2:].split("=")[0] not in flower_options._options]
         port = _flag_value(rest, "--port")
         problems = [f"{name}: unknown flower options {unknown}"] if unknown else []
         if port is None or int(port) not in container_ports(service):
-            problems.append(
-                f"{name}: flower listens on {port}, but publishes {sorted(container_ports(service))}"
-            )
+            problems.append(f"{name}: flower listens on {port}, but publishes {sorted(container_ports(service))}")
         return problems
     parent = click.Context(celery_cli, info_name="celery", obj=CLIContext(app, True, None, True))
     try:
@@ -340,9 +332,7 @@ def _check_uvicorn(name: str, service: dict[str, Any], args: list[str]) -> Probl
     if params["host"] != "0.0.0.0":
         problems.append(f"{name}: uvicorn must listen on 0.0.0.0 in a container, not {params['host']}")
     if params["port"] not in container_ports(service):
-        problems.append(
-            f"{name}: uvicorn listens on {params['port']}, publishes {sorted(container_ports(service))}"
-        )
+        problems.append(f"{name}: uvicorn listens on {params['port']}, publishes {sorted(container_ports(service))}")
     module_name, _, attr = params["app"].partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -396,9 +386,7 @@ def check_services(doc: dict[str, Any]) -> Problems:
         problems.append(f"the app services should share one image name (the x-app anchor), have {images}")
     init_restart = svc.get("init", {}).get("restart", "no")
     if init_restart != "no":
-        problems.append(
-            f'init is one-shot: restart must be the string "no" (quote it in YAML), not {init_restart!r}'
-        )
+        problems.append(f'init is one-shot: restart must be the string "no" (quote it in YAML), not {init_restart!r}')
     return problems
 
 
@@ -431,9 +419,7 @@ def check_environment(doc: dict[str, Any]) -> Problems:
                 if not {option, option.replace("_", "-")} & set(flower_options._options):
                     problems.append(f"{name}: {var} names no flower option, and flower would refuse it")
             elif var not in ALLOWED_ENV and not var.startswith(ALLOWED_ENV_PREFIXES):
-                problems.append(
-                    f"{name}: {var} is read by nothing known (allowed: {sorted(ALLOWED_ENV)}, POSTGRES_*)"
-                )
+                problems.append(f"{name}: {var} is read by nothing known (allowed: {sorted(ALLOWED_ENV)}, POSTGRES_*)")
     return problems
 
 
@@ -446,9 +432,7 @@ def check_settings_values(doc: dict[str, Any], init_sql: str) -> Problems:
         values: dict[str, Any] = {
             k.removeprefix("CLAIMS_").lower(): v for k, v in env.items() if k.startswith("CLAIMS_")
         }
-        values = {
-            k: Fernet.generate_key().decode() if v.startswith("<required") else v for k, v in values.items()
-        }
+        values = {k: Fernet.generate_key().decode() if v.startswith("<required") else v for k, v in values.items()}
         if "APP_ENV" in env:
             values["environment"] = env["APP_ENV"]
         try:
@@ -462,9 +446,7 @@ def check_settings_values(doc: dict[str, Any], init_sql: str) -> Problems:
                 continue
             url = urlsplit(getattr(settings, field))
             if url.hostname not in svc:
-                problems.append(
-                    f"{name}: CLAIMS_{field.upper()} points at {url.hostname}, not a compose service"
-                )
+                problems.append(f"{name}: CLAIMS_{field.upper()} points at {url.hostname}, not a compose service")
             if field.endswith("dsn") and f"CREATE DATABASE {url.path.lstrip('/')}" not in init_sql:
                 problems.append(f"{name}: the postgres init script does not create {url.path.lstrip('/')}")
     return problems
@@ -490,9 +472,7 @@ def check_secrets(doc: dict[str, Any], text: str) -> Problems:
     for name, service in services(doc).items():
         for var, value in environment(service).items():
             if var in SECRET_VARS and not re.fullmatch(rf"\$\{{{var}:?\?[^}}]*\}}", value):
-                problems.append(
-                    f"{name}: {var} must be a required interpolation ${{{var}:?…}} (.env), not {value!r}"
-                )
+                problems.append(f"{name}: {var} must be a required interpolation ${{{var}:?…}} (.env), not {value!r}")
     problems += [f"a literal Fernet key in the file: {m[:6]}…" for m in _FERNET_LIKE.findall(text)]
     return problems
 
@@ -531,12 +511,8 @@ def check_volumes(doc: dict[str, Any]) -> Problems:
     for name, service in services(doc).items():
         named, binds = named_volumes_used(service)
         used |= named
-        problems += [
-            f"{name} uses volume {v!r}, not declared under top-level volumes" for v in named - declared
-        ]
-        problems += [
-            f"{name} mounts {b}, which does not exist in the repo" for b in binds if not (ROOT / b).exists()
-        ]
+        problems += [f"{name} uses volume {v!r}, not declared under top-level volumes" for v in named - declared]
+        problems += [f"{name} mounts {b}, which does not exist in the repo" for b in binds if not (ROOT / b).exists()]
     problems += [f"volume {v!r} is declared but no service uses it" for v in declared - used]
     return problems
 
@@ -572,9 +548,7 @@ def check_dockerfile(text: str, ignore_text: str) -> Problems:
     if ("WORKDIR", "/app") not in final:
         problems.append("the runtime stage should have WORKDIR /app")
     if not any(instr == "ENV" and re.search(r"PYTHONPATH=\S*/app\b", args) for instr, args in final):
-        problems.append(
-            "the runtime stage must set PYTHONPATH=/app: db/engines.py finds alembic.ini beside it"
-        )
+        problems.append("the runtime stage must set PYTHONPATH=/app: db/engines.py finds alembic.ini beside it")
     copied_final: set[str] = set()
     for index, stage in enumerate(stages):
         for instr, args in stage:
@@ -603,9 +577,7 @@ def check_dockerfile(text: str, ignore_text: str) -> Problems:
 
 
 def check_dockerignore(ignore_text: str) -> Problems:
-    return [
-        f".dockerignore should exclude {p}" for p in MUST_BE_IGNORED if not is_dockerignored(p, ignore_text)
-    ]
+    return [f".dockerignore should exclude {p}" for p in MUST_BE_IGNORED if not is_dockerignored(p, ignore_text)]
 
 
 def _is_fernet_key(value: str) -> bool:
@@ -633,10 +605,7 @@ def check_env_example(text: str, compose_text: str) -> Problems:
     for var in sorted(interpolated_names(compose_text) - set(documented)):
         problems.append(f".env.example does not document {var}, which docker-compose.yml reads")
     for var in sorted(documented):
-        if (
-            var.startswith("CLAIMS_")
-            and var.removeprefix("CLAIMS_").lower() not in config.Settings.model_fields
-        ):
+        if var.startswith("CLAIMS_") and var.removeprefix("CLAIMS_").lower() not in config.Settings.model_fields:
             problems.append(f".env.example: {var} is not a setting")
         elif not var.startswith("CLAIMS_") and var not in ALLOWED_ENV | COMPOSE_ONLY_VARS:
             problems.append(f".env.example: {var} is read by nothing known")
@@ -832,9 +801,7 @@ def test_file_checks_catch_breakage() -> None:
     dockerfile, ignore = DOCKERFILE.read_text(), DOCKERIGNORE.read_text()
     single_stage = dockerfile[dockerfile.index("FROM python:3.11-slim AS runtime") :]
     assert any("multi-stage" in p for p in check_dockerfile(single_stage, ignore))
-    assert any(
-        "non-root" in p for p in check_dockerfile(dockerfile.replace("USER claims", "USER root"), ignore)
-    )
+    assert any("non-root" in p for p in check_dockerfile(dockerfile.replace("USER claims", "USER root"), ignore))
     assert any("no such path" in p for p in check_dockerfile(dockerfile + "\nCOPY no_such_dir/ x/\n", ignore))
     assert any("leaves it out" in p for p in check_dockerfile(dockerfile, ignore + "\nalembic.ini\n"))
     assert any(
@@ -852,8 +819,7 @@ def test_file_checks_catch_breakage() -> None:
     )
     assert any("placeholder" in p for p in check_env_example(real_key, compose_text))
     assert any(
-        "must list" in p
-        for p in check_env_example(real_key.replace("CLAIMS_ENCRYPTION_KEY=", "X="), compose_text)
+        "must list" in p for p in check_env_example(real_key.replace("CLAIMS_ENCRYPTION_KEY=", "X="), compose_text)
     )
     assert any("NEW_VAR" in p for p in check_env_example(env_example, compose_text + "\n# ${NEW_VAR:-1}\n"))
     leaked = compose_text + f"\n# {Fernet.generate_key().decode()}\n"
@@ -868,8 +834,6 @@ def test_helpers() -> None:
         ("", 90, "udp"),
         ("", 91, "udp"),
     ]
-    assert is_dockerignored("a/b/__pycache__/x.pyc", "**/__pycache__") and not is_dockerignored(
-        "db", "**/.env"
-    )
+    assert is_dockerignored("a/b/__pycache__/x.pyc", "**/__pycache__") and not is_dockerignored("db", "**/.env")
     assert not is_dockerignored("keep.py", "*.py\n!keep.py")
     assert named_volumes_used({"volumes": ["v:/x", "./d:/y:ro", "/anon"]}) == ({"v"}, {"./d"})

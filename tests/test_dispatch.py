@@ -11,6 +11,7 @@ import psycopg
 import redis
 
 from claims_tasks import dispatch as dispatcher
+from claims_tasks.broker import priority_lists
 from claims_tasks.config import Settings
 from claims_tasks.sharding import shard_for, shard_queue
 from claims_tasks.tasks import run_dispatch
@@ -20,7 +21,8 @@ from tests.factories import insert_claims, make_valid_claims
 def _messages(settings: Settings, queue: str) -> list[list]:
     client = redis.Redis.from_url(settings.broker_url)
     out = []
-    for raw in client.lrange(queue, 0, -1):
+    raws = [raw for key in priority_lists(queue) for raw in client.lrange(key, 0, -1)]
+    for raw in raws:
         envelope = json.loads(raw)
         assert envelope["content-type"] == "application/json"
         args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
@@ -58,7 +60,7 @@ def test_two_dispatchers_at_once_queue_each_claim_once(clean: Settings, staging:
     lock = threading.Lock()
     barrier = threading.Barrier(2)
 
-    def send(batch_id: str, shard: int, ids: list[str]) -> None:
+    def send(batch_id: str, shard: int, ids: list[str], priority: int) -> None:
         with lock:
             sent.extend(ids)
 

@@ -28,7 +28,7 @@ def _dispatch(settings: Settings) -> list[tuple[str, int, list[str]]]:
     chunks: list[tuple[str, int, list[str]]] = []
     result = dispatcher.dispatch(
         settings.staging_dsn,
-        lambda b, s, ids: chunks.append((b, s, ids)),
+        lambda b, s, ids, _priority: chunks.append((b, s, ids)),
         shards=settings.shards,
         chunk_size=settings.chunk_size,
         page_size=settings.dispatch_page_size,

@@ -12,8 +12,10 @@ import pytest
 
 from claims_tasks.config import Settings
 from claims_tasks.records import CLAIM_FIELDS, DIAGNOSIS_FIELDS, LINE_FIELDS, Claim, Diagnosis, Line
+from claims_tasks.rules.duplicates import within_chunk
 from db.reference import load_reference
 from db.seed import reserve_claim_numbers, seed_claims
+from db.staging import load_reference_sets
 
 TODAY = date(2026, 11, 25)
 _ORPHANS = """
@@ -42,8 +44,7 @@ def test_seed_writes_what_it_reports(clean: Settings, staging: psycopg.Connectio
     assert staging.execute(_ORPHANS).fetchone() == (0,)
     # arrays arrive as arrays, not text
     mods, ptrs = staging.execute(
-        "SELECT modifiers, diagnosis_pointers FROM staging.claim_lines "
-        "WHERE cardinality(modifiers) > 0 LIMIT 1"
+        "SELECT modifiers, diagnosis_pointers FROM staging.claim_lines WHERE cardinality(modifiers) > 0 LIMIT 1"
     ).fetchone() or ([], [])
     assert isinstance(mods, list) and mods and isinstance(ptrs, list) and ptrs
     assert {"generate", "lines", "diagnoses", "claims"} <= set(result.timings)
@@ -150,9 +151,7 @@ def _load(conn: psycopg.Connection) -> list[Claim]:
             Line(row[1], row[2], tuple(row[3] or ()), row[4], row[5], row[6], row[7], tuple(row[8] or ()))
         )
     dx: dict[str, list[Diagnosis]] = defaultdict(list)
-    for row in conn.execute(
-        f"SELECT {', '.join(DIAGNOSIS_FIELDS)} FROM staging.claim_diagnoses ORDER BY 1, 2"
-    ):
+    for row in conn.execute(f"SELECT {', '.join(DIAGNOSIS_FIELDS)} FROM staging.claim_diagnoses ORDER BY 1, 2"):
         dx[row[0]].append(Diagnosis(row[1], row[2]))
     return [
         Claim(*row, lines=tuple(lines[row[0]]), diagnoses=tuple(dx[row[0]]))
@@ -166,17 +165,18 @@ def test_seeded_rows_read_back_validate_as_generated(clean: Settings, staging: p
     rules = pytest.importorskip("claims_tasks.rules")
     seed_claims(clean.staging_dsn, 3_000, facilities=20, invalid_share=0.1, seed=21, today=TODAY)
 
-    def codes(query: str) -> set[str]:
-        return {r[0] for r in staging.execute(query)}
-
+    claims = _load(staging)
+    ref = load_reference_sets(staging)  # the full catalogue, as a worker runs it, the seed as one chunk
     ctx = rules.RuleContext(
         today=TODAY,
-        facilities=codes("SELECT facility_id FROM staging.facilities WHERE active"),
-        payers=codes("SELECT payer_id FROM staging.payers WHERE active"),
-        financial_classes=codes("SELECT code FROM staging.financial_classes WHERE active"),
+        facilities=ref.facilities,
+        payers=ref.payers,
+        financial_classes=ref.financial_classes,
+        known_procedures=frozenset(ref.rvu_per_unit),
+        edits=ref.edits,
+        duplicates=within_chunk(claims),
     )
     expected = dict(staging.execute("SELECT claim_id, expected_rule FROM staging.seed_defects").fetchall())
-    claims = _load(staging)
     assert len(claims) == 3_000 and len(expected) == 300
     got = {c.claim_id: sorted({f.code for f in rules.validate_claim(c, ctx)}) for c in claims}
     assert {cid: v for cid, v in got.items() if v != ([expected[cid]] if cid in expected else [])} == {}

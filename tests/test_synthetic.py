@@ -23,7 +23,7 @@ from claims_tasks.synthetic import (
     npi_check_digits,
     to_records,
 )
-from db.reference import facility_rows, reference_codes_from_files
+from db.reference import edit_tables_from_files, facility_rows, reference_codes_from_files
 
 TODAY = date(2026, 11, 25)
 FACILITIES = 20
@@ -163,9 +163,7 @@ def test_codes_and_fields_are_well_formed(ref: ReferenceCodes, block: Block) -> 
     assert set(c["place_of_service"].unique()) <= CMS_POS
     assert Counter(c["claim_frequency"].to_list()).most_common(1)[0][0] == "1"
     assert set(c["claim_frequency"].unique()) <= {"1", "7"}
-    assert (
-        c.select(pl.exclude("rendering_npi", "prior_auth_number")).null_count().sum_horizontal().item() == 0
-    )
+    assert c.select(pl.exclude("rendering_npi", "prior_auth_number")).null_count().sum_horizontal().item() == 0
     assert set(lines["procedure_code"].unique()) <= set(ref.procedure_codes)
     assert all(CPT_RE.match(code) for code in ref.procedure_codes)
     assert all(ICD10_RE.match(code) for code in _valid(block, block.diagnoses)["icd10_code"].unique())
@@ -209,7 +207,21 @@ def rules() -> Any:
     return pytest.importorskip("claims_tasks.rules")
 
 
-def _context(rules: Any, ref: ReferenceCodes) -> Any:
+@pytest.fixture(scope="module")
+def edits() -> Any:
+    """The full edit tables from the repository's files and the installed ICD-10-CM package."""
+    return edit_tables_from_files()
+
+
+@pytest.fixture(scope="module")
+def records(block: Block) -> list[Any]:
+    return to_records(block)
+
+
+def _context(rules: Any, ref: ReferenceCodes, edits: Any, records: list[Any]) -> Any:
+    """The full catalogue, as a worker runs it, with the block as one chunk (duplicates found inside it)."""
+    from claims_tasks.rules.duplicates import within_chunk
+
     return rules.RuleContext(
         today=TODAY,
         timely_filing_days=365,
@@ -217,27 +229,47 @@ def _context(rules: Any, ref: ReferenceCodes) -> Any:
         payers=ref.payer_ids,
         financial_classes=ref.financial_classes,
         known_procedures=ref.procedure_codes,
+        edits=edits,
+        duplicates=within_chunk(records),
     )
 
 
-def test_valid_claims_pass_every_rule(rules: Any, ref: ReferenceCodes, block: Block) -> None:
-    ctx = _context(rules, ref)
+def test_valid_claims_pass_every_rule(
+    rules: Any, ref: ReferenceCodes, block: Block, edits: Any, records: list[Any]
+) -> None:
+    ctx = _context(rules, ref, edits, records)
     defects = set(block.defects["claim_id"])
-    failing = {
-        c.claim_id: [f.code for f in rules.validate_claim(c, ctx)]
-        for c in to_records(block)
-        if c.claim_id not in defects
-    }
+    failing = {c.claim_id: [f.code for f in rules.validate_claim(c, ctx)] for c in records if c.claim_id not in defects}
     assert {k: v for k, v in failing.items() if v} == {}
 
 
-def test_each_defect_fires_exactly_its_rule(rules: Any, ref: ReferenceCodes, block: Block) -> None:
-    ctx = _context(rules, ref)
+def test_each_defect_fires_exactly_its_rule(
+    rules: Any, ref: ReferenceCodes, block: Block, edits: Any, records: list[Any]
+) -> None:
+    ctx = _context(rules, ref, edits, records)
     expected = dict(zip(block.defects["claim_id"], block.defects["expected_rule"], strict=True))
     wrong = {}
-    for claim in to_records(block):
+    for claim in records:
         if claim.claim_id in expected:
             codes = {f.code for f in rules.validate_claim(claim, ctx)}
             if codes != {expected[claim.claim_id]}:
                 wrong[claim.claim_id] = (expected[claim.claim_id], sorted(codes))
     assert wrong == {}
+
+
+def test_valid_claims_exercise_the_edit_tables(ref: ReferenceCodes, block: Block) -> None:
+    """The generator meets the edit tables rather than avoiding them: claims that need a prior authorisation
+    carry one, NCCI pairs it bills together carry a bypass modifier, units stay within the MUE."""
+    claims, lines = _valid(block, block.claims), _valid(block, block.lines)
+    auth = pl.DataFrame(sorted(ref.prior_auth), schema=["payer_id", "procedure_code"], orient="row")
+    needing = lines.join(claims.select("claim_id", "payer_id", "prior_auth_number"), on="claim_id").join(
+        auth, on=["payer_id", "procedure_code"]
+    )
+    assert needing.height > 50 and needing["prior_auth_number"].null_count() == 0
+    first, second = next(pair for pair, ind in sorted(ref.ncci.items()) if ind == 1 and pair[0] == "97530")
+    with_first = lines.filter(pl.col("procedure_code") == first)["claim_id"].implode()
+    seconds = lines.filter((pl.col("procedure_code") == second) & pl.col("claim_id").is_in(with_first))
+    assert seconds.height > 5 and seconds["modifiers"].list.contains("59").all()
+    limits = pl.DataFrame({"procedure_code": list(ref.mue), "most": [v[0] for v in ref.mue.values()]})
+    units = lines.join(limits, on="procedure_code")
+    assert units.height == lines.height and (units["units"] <= units["most"]).all()

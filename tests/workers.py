@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -70,6 +71,20 @@ class WorkerProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._sink.close()
+
+
+def wait_for_ledger(staging_dsn: str, production_dsn: str, batch_id: str | None = None, timeout: float = 120) -> Any:
+    """Poll reconcile until ok (nothing in flight, consistent); returns the report."""
+    from db.ledger import reconcile
+
+    deadline = time.monotonic() + timeout
+    while True:
+        report = reconcile(staging_dsn, production_dsn, batch_id)
+        if report.ok:
+            return report
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"ledger not ok: {report.as_dict()}")
+        time.sleep(0.5)
 
 
 def wait_for_batch(staging_dsn: str, batch_id: str, timeout: float = 180) -> tuple[int, int, int, int]:

@@ -9,15 +9,28 @@ from __future__ import annotations
 
 from .catalogue import RULE_CATALOGUE
 from .coding import FREQUENCY_CODES, PLACE_OF_SERVICE_CODES
-from .context import RuleContext
-from .engine import RULES, Rule, failure_category, validate_chunk, validate_claim
+from .context import DuplicateIndex, EditTables, Icd10Edition, RuleContext
+from .engine import (
+    EDIT_RULES,
+    FORMAT_RULES,
+    RULES,
+    Rule,
+    failure_category,
+    validate_chunk,
+    validate_claim,
+)
 from .npi import npi_check_digit_ok
 
 __all__ = [
+    "EDIT_RULES",
+    "FORMAT_RULES",
     "FREQUENCY_CODES",
     "PLACE_OF_SERVICE_CODES",
     "RULES",
     "RULE_CATALOGUE",
+    "DuplicateIndex",
+    "EditTables",
+    "Icd10Edition",
     "Rule",
     "RuleContext",
     "failure_category",

@@ -31,6 +31,15 @@ RULE_CATALOGUE: dict[str, tuple[str, str]] = {
     "MODIFIER_FORMAT": ("coding", "a modifier is not 2 uppercase alphanumerics, or a line has more than 4"),
     "POS_INVALID": ("coding", "a place of service is not in the CMS two-digit code set"),
     "FREQUENCY_INVALID": ("data_quality", "claim_frequency is not 1, 7 or 8"),
+    "ICD10_UNKNOWN": ("coding", "a diagnosis code is not in the ICD-10-CM edition for the service date"),
+    "ICD10_NOT_BILLABLE": ("coding", "a diagnosis code is an ICD-10-CM category with subcodes, not billable"),
+    "ICD10_EXTERNAL_CAUSE_PRINCIPAL": ("coding", "the principal diagnosis is an external-cause code (V-Y)"),
+    "DX_SEX_CONFLICT": ("coding", "a sex-specific diagnosis conflicts with the patient's sex"),
+    "DX_AGE_CONFLICT": ("coding", "an age-specific diagnosis conflicts with the patient's age"),
+    "CPT_UNKNOWN": ("coding", "a procedure code is neither priced (RVU) nor on the known CPT/HCPCS list"),
+    "MODIFIER_INVALID": ("coding", "a modifier is not a valid CPT/HCPCS modifier"),
+    "MUE_EXCEEDED": ("coding", "units of a procedure exceed its medically unlikely edit (per line or day)"),
+    "NCCI_PTP_CONFLICT": ("coding", "two procedures on one date form an NCCI pair without a bypass"),
     # --- money and units
     "CHARGE_NEGATIVE": ("validation", "total_charge or a line_charge is negative"),
     "CHARGE_TOTAL_MISMATCH": ("validation", "total_charge differs from the sum of line charges"),
@@ -40,6 +49,10 @@ RULE_CATALOGUE: dict[str, tuple[str, str]] = {
     "FACILITY_UNKNOWN": ("eligibility", "facility_id is not an active facility"),
     "PAYER_UNKNOWN": ("eligibility", "payer_id is not an active payer"),
     "FINANCIAL_CLASS_UNKNOWN": ("eligibility", "financial_class is not an active financial class"),
+    "PRIOR_AUTH_MISSING": ("eligibility", "the payer requires prior authorisation and none is on the claim"),
+    # --- duplicates
+    "DUPLICATE_CLAIM": ("duplicate", "a line repeats a line of an earlier claim in staging"),
+    "DUPLICATE_IN_PRODUCTION": ("duplicate", "a line repeats a line of a claim already in production"),
     # --- the engine itself
     "SYSTEM_RULE_ERROR": ("system", "a rule raised an exception on this claim"),
 }

@@ -65,11 +65,7 @@ def check_icd10_format(claim: Claim, ctx: RuleContext) -> list[RuleFailure]:
                 good.add(code)
             continue
         what = "is missing" if blank(code) else f"{show(code)} is not in ICD-10-CM format"
-        out.append(
-            failure(
-                "ICD10_FORMAT", f"diagnoses[{i}].icd10_code", f"diagnosis {dx.sequence} icd10_code {what}"
-            )
-        )
+        out.append(failure("ICD10_FORMAT", f"diagnoses[{i}].icd10_code", f"diagnosis {dx.sequence} icd10_code {what}"))
     return out
 
 
@@ -162,8 +158,7 @@ def check_modifiers(claim: Claim, ctx: RuleContext) -> list[RuleFailure]:
                     failure(
                         "MODIFIER_FORMAT",
                         f"lines[{i}].modifiers",
-                        f"line {line.line_number} modifier {show(modifier)} is not 2 uppercase "
-                        "letters or digits",
+                        f"line {line.line_number} modifier {show(modifier)} is not 2 uppercase letters or digits",
                     )
                 )
     return out
@@ -192,8 +187,7 @@ def check_place_of_service(claim: Claim, ctx: RuleContext) -> list[RuleFailure]:
                 failure(
                     "POS_INVALID",
                     f"lines[{i}].place_of_service",
-                    f"line {line.line_number} place_of_service {show(pos)} is not in the CMS place of "
-                    "service code set",
+                    f"line {line.line_number} place_of_service {show(pos)} is not in the CMS place of service code set",
                 )
             )
     return out

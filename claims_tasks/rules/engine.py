@@ -19,7 +19,11 @@ from .coding import (
 )
 from .context import RuleContext
 from .dates import check_date_bounds, check_date_order, check_line_dates, check_timely_filing
+from .diagnoses import check_diagnosis_codes
+from .duplicates import check_duplicates
+from .ncci import check_ncci
 from .npi import check_npi
+from .procedures import check_procedure_codes
 from .reference import check_reference
 from .required import check_lines_present, check_required_fields, check_sex
 
@@ -28,7 +32,7 @@ logger = logging.getLogger(__name__)
 Rule = Callable[[Claim, RuleContext], Iterable[RuleFailure]]
 
 # Order is the order failures are reported in: presence first, then shape, then cross-field and reference.
-RULES: tuple[Rule, ...] = (
+FORMAT_RULES: tuple[Rule, ...] = (
     check_required_fields,
     check_lines_present,
     check_sex,
@@ -47,6 +51,14 @@ RULES: tuple[Rule, ...] = (
     check_units,
     check_reference,
 )
+# The edit catalogue beyond formats: code sets, MUE, NCCI, prior authorisation, duplicates (issue 3).
+EDIT_RULES: tuple[Rule, ...] = (
+    check_diagnosis_codes,
+    check_procedure_codes,
+    check_ncci,
+    check_duplicates,
+)
+RULES: tuple[Rule, ...] = FORMAT_RULES + EDIT_RULES
 
 _SEVERITY: dict[str, int] = {category: rank for rank, category in enumerate(CATEGORIES)}
 

@@ -85,9 +85,7 @@ def check_lines_present(claim: Claim, ctx: RuleContext) -> list[RuleFailure]:
 
 
 def _line_missing(index: int, line_number: int, name: str) -> RuleFailure:
-    return failure(
-        "LINE_REQUIRED_FIELD", f"lines[{index}].{name}", f"line {line_number} {name} is missing or blank"
-    )
+    return failure("LINE_REQUIRED_FIELD", f"lines[{index}].{name}", f"line {line_number} {name} is missing or blank")
 
 
 def check_sex(claim: Claim, ctx: RuleContext) -> list[RuleFailure]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from claims_tasks.records import Claim, Diagnosis, Line, RuleFailure
-from claims_tasks.rules import RuleContext, validate_claim
+from claims_tasks.rules import EditTables, Icd10Edition, RuleContext, validate_claim
 
 TODAY = date(2025, 6, 30)
 
@@ -22,6 +22,7 @@ CTX = RuleContext(
     financial_classes=frozenset({"COM", "MCR"}),
     known_procedures=frozenset({"99213", "J1100"}),
 )
+# EDIT_CTX (below) is CTX with the edit tables loaded.
 
 
 def make_line(**changes: Any) -> Line:
@@ -96,3 +97,42 @@ def case(claim: Claim, expected: list[tuple[str, str, str]], id: str, ctx: RuleC
 def check(claim: Claim, ctx: RuleContext = CTX) -> list[tuple[str, str, str]]:
     """(code, category, field) of every failure of the claim under the full rule set."""
     return triples(validate_claim(claim, ctx))
+
+
+# A small ICD-10-CM edition and edit tables for the catalogue's data-driven edits (the real tables are
+# loaded and checked in tests/test_reference_cache.py).
+EDITION = Icd10Edition(
+    name="FY2025 (test)",
+    valid_from=date(2024, 10, 1),
+    valid_to=date(2025, 9, 30),
+    billable=frozenset(
+        {
+            "E11.9",
+            "I10",
+            "J45.909",
+            "W19.XXXA",
+            "V43.52XA",
+            "N40.0",
+            "N95.1",
+            "O80",
+            "P59.9",
+            "Z00.00",
+            "Z00.129",
+            "C50.911",
+            "C50.921",
+            "Z12.5",
+            "M54.50",
+            "A09",
+        }
+    ),
+    headers=frozenset({"E11", "J45", "J45.9", "J45.90", "M54", "M54.5", "W19", "I25"}),
+)
+EDITS = EditTables(
+    icd10=(EDITION,),
+    known_procedures=frozenset({"H0003", "T1017", "72148", "97530", "97140", "80053", "82947"}),
+    modifiers=frozenset({"25", "59", "JW", "LT", "RT", "XE", "XS", "XP", "XU", "GP", "76"}),
+    mue={"99213": (1, 2), "J1100": (10, 3), "97530": (6, 2), "80053": (1, 2), "H0003": (4, 1), "72148": (1, 2)},
+    ncci={("97530", "97140"): 1, ("80053", "82947"): 0},
+    prior_auth=frozenset({("PAY01", "72148")}),
+)
+EDIT_CTX = replace(CTX, edits=EDITS)

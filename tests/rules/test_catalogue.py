@@ -10,13 +10,33 @@ from pathlib import Path
 from claims_tasks.records import CATEGORIES
 from claims_tasks.rules import RULE_CATALOGUE, validate_claim
 
-from . import test_charges, test_coding, test_dates, test_npi, test_reference, test_required
+from . import (
+    test_charges,
+    test_coding,
+    test_dates,
+    test_diagnoses,
+    test_duplicates,
+    test_npi,
+    test_procedures,
+    test_reference,
+    test_required,
+)
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "claims_tasks" / "rules"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "RULES.md"
 FAILING = [
     p
-    for module in (test_required, test_dates, test_npi, test_coding, test_charges, test_reference)
+    for module in (
+        test_required,
+        test_dates,
+        test_npi,
+        test_coding,
+        test_charges,
+        test_reference,
+        test_diagnoses,
+        test_procedures,
+        test_duplicates,
+    )
     for p in module.FAILING
 ]
 

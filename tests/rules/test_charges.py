@@ -33,9 +33,7 @@ FAILING = [
     ),
     case(make_claim(total_charge=D("NaN")), [("CHARGE_OUT_OF_RANGE", DQ, "total_charge")], "total-nan"),
     case(make_claim(total_charge=D("Infinity")), [("CHARGE_OUT_OF_RANGE", DQ, "total_charge")], "total-inf"),
-    case(
-        with_line(0, line_charge=D("NaN")), [("CHARGE_OUT_OF_RANGE", DQ, "lines[0].line_charge")], "line-nan"
-    ),
+    case(with_line(0, line_charge=D("NaN")), [("CHARGE_OUT_OF_RANGE", DQ, "lines[0].line_charge")], "line-nan"),
     *(
         case(with_line(0, units=D(u)), [("UNITS_INVALID", V, "lines[0].units")], f"units-{u}")
         for u in ["0", "-1", "10000", "9999.01", "NaN", "Infinity"]

@@ -21,9 +21,7 @@ def filed(received: datetime, **changes) -> object:
 
 FAILING = [
     case(make_claim(service_from=date(2025, 6, 3)), [("DATE_RANGE_INVERTED", V, "service_from")], "inverted"),
-    case(
-        make_claim(date_of_birth=date(2025, 6, 5)), [("DOB_AFTER_SERVICE", V, "date_of_birth")], "dob-after"
-    ),
+    case(make_claim(date_of_birth=date(2025, 6, 5)), [("DOB_AFTER_SERVICE", V, "date_of_birth")], "dob-after"),
     case(make_claim(service_to=date(2025, 7, 5)), [("DATE_IN_FUTURE", V, "service_to")], "future-to"),
     case(
         make_claim(date_of_birth=date(2025, 7, 1)),
@@ -43,9 +41,7 @@ FAILING = [
         ],
         "future-line",
     ),
-    case(
-        make_claim(date_of_birth=date(1899, 12, 31)), [("DATE_IMPLAUSIBLE", DQ, "date_of_birth")], "dob-1899"
-    ),
+    case(make_claim(date_of_birth=date(1899, 12, 31)), [("DATE_IMPLAUSIBLE", DQ, "date_of_birth")], "dob-1899"),
     case(make_claim(date_of_birth=date(1, 1, 1)), [("DATE_IMPLAUSIBLE", DQ, "date_of_birth")], "dob-year-1"),
     case(
         make_claim(service_from=date(1, 1, 1)),
@@ -109,9 +105,7 @@ def test_failing(claim, ctx, expected):
         ),
         pytest.param(make_claim(date_of_birth=date(2025, 6, 1)), id="born-on-service-day"),
         pytest.param(make_claim(date_of_birth=date(1900, 1, 1)), id="dob-1900-01-01"),
-        pytest.param(
-            make_claim(received_at=datetime.combine(TODAY, datetime.max.time())), id="received-today"
-        ),
+        pytest.param(make_claim(received_at=datetime.combine(TODAY, datetime.max.time())), id="received-today"),
         pytest.param(make_claim(received_at=None), id="no-received-at"),
         pytest.param(with_line(0, service_date=None), id="line-without-date"),
         pytest.param(filed(datetime(2025, 6, 2, tzinfo=UTC)), id="timely-365-days"),

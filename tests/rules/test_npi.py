@@ -9,9 +9,7 @@ from .builders import CTX, case, check, make_claim
 DQ = "data_quality"
 
 FAILING = [
-    case(
-        make_claim(billing_npi="1234567890"), [("NPI_CHECK_DIGIT", DQ, "billing_npi")], "billing-check-digit"
-    ),
+    case(make_claim(billing_npi="1234567890"), [("NPI_CHECK_DIGIT", DQ, "billing_npi")], "billing-check-digit"),
     case(
         make_claim(rendering_npi="1234567890"),
         [("NPI_CHECK_DIGIT", DQ, "rendering_npi")],

@@ -37,9 +37,7 @@ def test_failing(claim, ctx, expected):
 @pytest.mark.parametrize(
     "claim",
     [
-        pytest.param(
-            make_claim(facility_id="FAC02", payer_id="PAY02", financial_class="MCR"), id="other-known"
-        ),
+        pytest.param(make_claim(facility_id="FAC02", payer_id="PAY02", financial_class="MCR"), id="other-known"),
         pytest.param(make_claim(financial_class=None), id="no-financial-class"),
         pytest.param(make_claim(financial_class=" "), id="blank-financial-class"),
     ],

@@ -13,22 +13,10 @@ from .builders import CTX, case, check, make_claim, with_line
 V = "validation"
 
 FAILING = [
-    *(
-        case(make_claim(**{name: None}), [("REQUIRED_FIELD", V, name)], f"none-{name}")
-        for name in REQUIRED_TEXT
-    ),
-    *(
-        case(make_claim(**{name: ""}), [("REQUIRED_FIELD", V, name)], f"empty-{name}")
-        for name in REQUIRED_TEXT
-    ),
-    *(
-        case(make_claim(**{name: " \t"}), [("REQUIRED_FIELD", V, name)], f"ws-{name}")
-        for name in REQUIRED_TEXT
-    ),
-    *(
-        case(make_claim(**{name: None}), [("REQUIRED_FIELD", V, name)], f"none-{name}")
-        for name in REQUIRED_VALUE
-    ),
+    *(case(make_claim(**{name: None}), [("REQUIRED_FIELD", V, name)], f"none-{name}") for name in REQUIRED_TEXT),
+    *(case(make_claim(**{name: ""}), [("REQUIRED_FIELD", V, name)], f"empty-{name}") for name in REQUIRED_TEXT),
+    *(case(make_claim(**{name: " \t"}), [("REQUIRED_FIELD", V, name)], f"ws-{name}") for name in REQUIRED_TEXT),
+    *(case(make_claim(**{name: None}), [("REQUIRED_FIELD", V, name)], f"none-{name}") for name in REQUIRED_VALUE),
     case(
         make_claim(facility_id=None, payer_id=" "),
         [("REQUIRED_FIELD", V, "facility_id"), ("REQUIRED_FIELD", V, "payer_id")],
@@ -36,9 +24,7 @@ FAILING = [
     ),
     case(make_claim(lines=()), [("LINES_MISSING", V, "lines")], "no-lines"),
     case(make_claim(diagnoses=()), [("DIAGNOSIS_MISSING", V, "diagnoses")], "no-diagnoses"),
-    case(
-        with_line(1, procedure_code=None), [("LINE_REQUIRED_FIELD", V, "lines[1].procedure_code")], "no-code"
-    ),
+    case(with_line(1, procedure_code=None), [("LINE_REQUIRED_FIELD", V, "lines[1].procedure_code")], "no-code"),
     case(
         with_line(0, procedure_code="  "),
         [("LINE_REQUIRED_FIELD", V, "lines[0].procedure_code")],
@@ -62,13 +48,9 @@ def test_failing(claim, ctx, expected):
     [
         pytest.param(make_claim(sex="M"), id="sex-M"),
         pytest.param(make_claim(sex="U"), id="sex-U"),
-        pytest.param(
-            make_claim(rendering_npi=None, financial_class=None, place_of_service=None), id="optional"
-        ),
+        pytest.param(make_claim(rendering_npi=None, financial_class=None, place_of_service=None), id="optional"),
         pytest.param(make_claim(patient_account_number=None, prior_auth_number=None), id="not-required"),
-        pytest.param(
-            with_line(0, modifiers=(), service_date=None, place_of_service=None), id="line-optional"
-        ),
+        pytest.param(with_line(0, modifiers=(), service_date=None, place_of_service=None), id="line-optional"),
     ],
 )
 def test_passing(claim):

@@ -8,9 +8,8 @@ Create Date: 2026-11-25 21:09:13.565650
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "p0001"
 down_revision: str | None = None
@@ -66,9 +65,7 @@ def upgrade() -> None:
         sa.Column("predicted_filter", sa.Text(), nullable=True),
         sa.Column("denial_risk", sa.Float(), nullable=True),
         sa.Column("model_version", sa.Text(), nullable=True),
-        sa.Column(
-            "processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("claim_id", name=op.f("pk_claims")),
     )
     op.create_index("ix_claims_batch_id", "claims", ["batch_id"], unique=False)
@@ -99,9 +96,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("claim_id", name=op.f("uq_failed_claims_claim_id")),
     )
     op.create_index("ix_failed_claims_batch_id", "failed_claims", ["batch_id"], unique=False)
-    op.create_index(
-        "ix_failed_claims_category_status", "failed_claims", ["failure_category", "status"], unique=False
-    )
+    op.create_index("ix_failed_claims_category_status", "failed_claims", ["failure_category", "status"], unique=False)
     # ### end Alembic commands ###
 
 

@@ -8,9 +8,8 @@ Create Date: 2026-11-25 21:09:13.044824
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "s0001"
 down_revision: str | None = None
@@ -34,9 +33,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("dispatched_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint(
-            "status IN ('dispatching','running','finished','aborted')", name=op.f("ck_batches_status")
-        ),
+        sa.CheckConstraint("status IN ('dispatching','running','finished','aborted')", name=op.f("ck_batches_status")),
         sa.PrimaryKeyConstraint("batch_id", name=op.f("pk_batches")),
         schema="staging",
     )
@@ -95,9 +92,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("claim_id", name=op.f("pk_claims")),
         schema="staging",
     )
-    op.create_index(
-        "ix_claims_batch_status", "claims", ["batch_id", "status"], unique=False, schema="staging"
-    )
+    op.create_index("ix_claims_batch_status", "claims", ["batch_id", "status"], unique=False, schema="staging")
     op.create_index(
         "ix_claims_new",
         "claims",
@@ -176,9 +171,7 @@ def downgrade() -> None:
         schema="staging",
         postgresql_where=sa.text("status = 'queued'"),
     )
-    op.drop_index(
-        "ix_claims_new", table_name="claims", schema="staging", postgresql_where=sa.text("status = 'new'")
-    )
+    op.drop_index("ix_claims_new", table_name="claims", schema="staging", postgresql_where=sa.text("status = 'new'"))
     op.drop_index("ix_claims_batch_status", table_name="claims", schema="staging")
     op.drop_table("claims", schema="staging")
     op.drop_table("claim_lines", schema="staging")
