@@ -170,3 +170,24 @@ def test_claims_whose_messages_were_lost_are_dispatched_again(
     assert report.states["done"] == 2_000
     attempts = staging.execute("SELECT min(attempts), max(attempts) FROM staging.claims").fetchone()
     assert attempts == (2, 2)
+
+
+def test_a_chunk_that_fails_for_good_is_dead_lettered_at_once(clean: Settings, staging: psycopg.Connection,
+                                                               tmp_path: Path) -> None:  # fmt: skip
+    from claims_tasks.celery_app import app
+
+    # Claim ids of the wrong type: a bug upstream, not an outage. Retrying cannot help.
+    app.send_task("claims_tasks.process_chunk", args=["b-bad", 0, [1, 2]], queue=shard_queue(0))
+    worker = WorkerProcess(tmp_path / "worker.log")
+    try:
+        worker.wait_ready()
+        deadline = time.monotonic() + 60
+        while (row := staging.execute("SELECT task_name, args, attempts, exception FROM staging.dead_letters")
+               .fetchone()) is None:  # fmt: skip
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
+            time.sleep(0.3)
+    finally:
+        worker.stop()
+    task_name, args, attempts, exception = row
+    assert (task_name, args, attempts) == ("claims_tasks.process_chunk", ["b-bad", 0, [1, 2]], 1)
+    assert "UndefinedFunction" in exception or "operator does not exist" in exception

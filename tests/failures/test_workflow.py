@@ -265,3 +265,31 @@ def test_a_rule_that_raises_fails_only_its_claim(
     assert row is not None and row[0] == poison and row[1] == "system"
     assert "ZeroDivisionError" in json.dumps(row[2])
     _ledger_ok(clean)
+
+
+def test_a_claim_the_model_cannot_score_fails_alone(
+    clean: Settings, res: WorkerResources, staging: psycopg.Connection, production: psycopg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    claims = make_valid_claims(staging, 12, facilities=1)
+    insert_claims(staging, claims)
+    poison = claims[7].claim_id
+    real = res.scorer()
+
+    class Fussy:
+        """The served model, except that it chokes on one claim (as on a feature value it never saw)."""
+
+        def score(self, chunk):  # type: ignore[no-untyped-def]
+            if any(c.claim_id == poison for c in chunk):
+                raise ValueError("Input contains NaN")
+            return real.score(chunk)
+
+    monkeypatch.setattr(res, "scorer", lambda: Fussy())
+    _batch, counts = process_all(clean, res)
+
+    assert sum(c.done for c in counts) == 11 and sum(c.failed for c in counts) == 1
+    row = production.execute("SELECT claim_id, failure_category, rule_codes FROM failed_claims").fetchone()
+    assert row == (poison, "system", ["SYSTEM_SCORING_ERROR"])
+    scored = production.execute("SELECT count(*) FROM claims WHERE model_version IS NOT NULL").fetchone()
+    assert scored == (11,)
+    _ledger_ok(clean)
