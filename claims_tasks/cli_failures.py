@@ -25,6 +25,13 @@ line_option = click.option("--line", "lines", multiple=True, metavar="N:FIELD=VA
 dx_option = click.option("--dx", "dxs", multiple=True, metavar="N:icd10_code=CODE", help="Correct diagnosis N.")
 
 
+def correction_options(fn: Any) -> Any:
+    """--set/--line/--dx corrections plus who and why: shared by resubmit, reprocess and amend."""
+    for option in reversed((set_option, line_option, dx_option, actor_option, notes_option)):
+        fn = option(fn)
+    return fn
+
+
 @contextmanager
 def _resources() -> Iterator[WorkerResources]:
     res = build_resources(get_settings())
@@ -121,11 +128,7 @@ def failed_void(claim_id: str, actor: str, notes: str | None) -> None:
 
 @failed_group.command("resubmit")
 @click.argument("claim_id")
-@set_option
-@line_option
-@dx_option
-@actor_option
-@notes_option
+@correction_options
 def failed_resubmit(
     claim_id: str, sets: tuple[str, ...], lines: tuple[str, ...], dxs: tuple[str, ...], actor: str,
     notes: str | None,
@@ -173,11 +176,7 @@ def failed_stats(as_json: bool) -> None:
 
 @click.command("reprocess")
 @click.argument("claim_id")
-@set_option
-@line_option
-@dx_option
-@actor_option
-@notes_option
+@correction_options
 def reprocess_command(
     claim_id: str, sets: tuple[str, ...], lines: tuple[str, ...], dxs: tuple[str, ...], actor: str,
     notes: str | None,
@@ -189,11 +188,7 @@ def reprocess_command(
 @click.command("amend")
 @click.argument("claim_id")
 @click.option("--frequency", type=click.Choice(["7", "8"]), required=True, help="7 replace, 8 void.")
-@set_option
-@line_option
-@dx_option
-@actor_option
-@notes_option
+@correction_options
 def amend_command(
     claim_id: str, frequency: str, sets: tuple[str, ...], lines: tuple[str, ...], dxs: tuple[str, ...],
     actor: str, notes: str | None,

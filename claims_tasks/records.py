@@ -136,6 +136,19 @@ class ChunkCounts:
         }
 
 
+def line_rows(claim: Claim) -> list[tuple]:
+    """The claim's lines as rows in LINE_FIELDS order (arrays as lists, as psycopg adapts them)."""
+    return [
+        (claim.claim_id, ln.line_number, ln.procedure_code, list(ln.modifiers), ln.units, ln.line_charge,
+         ln.service_date, ln.place_of_service, list(ln.diagnosis_pointers))
+        for ln in claim.lines
+    ]  # fmt: skip
+
+
+def diagnosis_rows(claim: Claim) -> list[tuple]:
+    return [(claim.claim_id, d.sequence, d.icd10_code) for d in claim.diagnoses]
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, date | datetime):
         return value.isoformat()

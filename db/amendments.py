@@ -8,7 +8,16 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from claims_tasks.errors import ClaimsError
-from claims_tasks.records import CLAIM_FIELDS, DIAGNOSIS_FIELDS, LINE_FIELDS, Claim, Diagnosis, Line
+from claims_tasks.records import (
+    CLAIM_FIELDS,
+    DIAGNOSIS_FIELDS,
+    LINE_FIELDS,
+    Claim,
+    Diagnosis,
+    Line,
+    diagnosis_rows,
+    line_rows,
+)
 
 
 @dataclass(frozen=True)
@@ -78,16 +87,10 @@ def replace_claim(conn: psycopg.Connection, current: ProductionClaim, new: Claim
     cur = conn.cursor()
     cur.executemany(
         f"INSERT INTO claim_lines ({', '.join(LINE_FIELDS)}) VALUES ({', '.join(['%s'] * len(LINE_FIELDS))})",
-        [
-            (new.claim_id, ln.line_number, ln.procedure_code, list(ln.modifiers), ln.units, ln.line_charge,
-             ln.service_date, ln.place_of_service, list(ln.diagnosis_pointers))
-            for ln in new.lines
-        ],
-    )  # fmt: skip
-    cur.executemany(
-        "INSERT INTO claim_diagnoses (claim_id, sequence, icd10_code) VALUES (%s, %s, %s)",
-        [(new.claim_id, d.sequence, d.icd10_code) for d in new.diagnoses],
+        line_rows(new),
     )
+    cur.executemany("INSERT INTO claim_diagnoses (claim_id, sequence, icd10_code) VALUES (%s, %s, %s)",
+                    diagnosis_rows(new))  # fmt: skip
     return current.version + 1
 
 

@@ -9,7 +9,16 @@ from decimal import Decimal
 
 import psycopg
 
-from claims_tasks.records import CLAIM_FIELDS, DIAGNOSIS_FIELDS, LINE_FIELDS, Claim, Diagnosis, Line
+from claims_tasks.records import (
+    CLAIM_FIELDS,
+    DIAGNOSIS_FIELDS,
+    LINE_FIELDS,
+    Claim,
+    Diagnosis,
+    Line,
+    diagnosis_rows,
+    line_rows,
+)
 from claims_tasks.rules import EditTables
 from db import batches
 from db.edit_reference import load_edit_tables, reference_version
@@ -90,17 +99,12 @@ def write_corrections(conn: psycopg.Connection, claim: Claim) -> None:
     conn.execute("DELETE FROM staging.claim_diagnoses WHERE claim_id = %s", (claim.claim_id,))
     cur = conn.cursor()
     cur.executemany(
-        f"INSERT INTO staging.claim_lines ({', '.join(LINE_FIELDS)})"
-        f" VALUES ({', '.join(['%s'] * len(LINE_FIELDS))})",
-        [
-            (claim.claim_id, ln.line_number, ln.procedure_code, list(ln.modifiers), ln.units, ln.line_charge,
-             ln.service_date, ln.place_of_service, list(ln.diagnosis_pointers))
-            for ln in claim.lines
-        ],
-    )  # fmt: skip
+        f"INSERT INTO staging.claim_lines ({', '.join(LINE_FIELDS)}) VALUES ({', '.join(['%s'] * len(LINE_FIELDS))})",
+        line_rows(claim),
+    )
     cur.executemany(
         "INSERT INTO staging.claim_diagnoses (claim_id, sequence, icd10_code) VALUES (%s, %s, %s)",
-        [(claim.claim_id, d.sequence, d.icd10_code) for d in claim.diagnoses],
+        diagnosis_rows(claim),
     )
 
 
