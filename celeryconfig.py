@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kombu import Queue
 
-from claims_tasks.broker import PRIORITY_SEP, PRIORITY_STEPS
+from claims_tasks.broker import PRIORITY_SEP, PRIORITY_STEPS, restore_interval
 from claims_tasks.config import get_settings
 from claims_tasks.errors import ConfigError
 from claims_tasks.sharding import DEAD_LETTER_QUEUE, DISPATCH_QUEUE, RETRY_QUEUE, shard_queues
@@ -19,6 +19,9 @@ broker_connection_retry_on_startup = True
 broker_transport_options = {
     # Unacked chunks come back after this; it must exceed the longest chunk's run time.
     "visibility_timeout": _settings.visibility_timeout,
+    # ... and are looked for this often (kombu's default is ~100 s whatever the timeout; see broker.py).
+    "unacked_restore_interval": restore_interval(_settings.visibility_timeout),
+    "unacked_restore_throttle": 1,
     # Redis has no native priorities: kombu keeps one list per step. 0 is served first.
     "queue_order_strategy": "priority",
     "priority_steps": list(PRIORITY_STEPS),
@@ -35,6 +38,8 @@ task_default_queue = DISPATCH_QUEUE
 task_routes = {
     "claims_tasks.dispatch": {"queue": DISPATCH_QUEUE},
     "claims_tasks.sweep": {"queue": DISPATCH_QUEUE},
+    "claims_tasks.refresh_analytics": {"queue": DISPATCH_QUEUE},
+    "claims_tasks.ensure_partitions": {"queue": DISPATCH_QUEUE},
     "claims_tasks.repair_claims": {"queue": RETRY_QUEUE},
     "claims_tasks.record_dead_letter": {"queue": DEAD_LETTER_QUEUE},
 }
@@ -72,5 +77,16 @@ beat_schedule = {
         "schedule": _settings.dispatch_interval,
         # A dispatch message that waited longer than one interval is stale: the next one does its work.
         "options": {"expires": _settings.dispatch_interval},
+    },
+    # Data lifecycle (issue 9): analytics views refreshed concurrently; yearly partitions made ahead.
+    "refresh-analytics": {
+        "task": "claims_tasks.refresh_analytics",
+        "schedule": _settings.analytics_refresh_interval,
+        "options": {"expires": _settings.analytics_refresh_interval},
+    },
+    "ensure-partitions": {
+        "task": "claims_tasks.ensure_partitions",
+        "schedule": 6 * 3600.0,
+        "options": {"expires": 3600.0},
     },
 }

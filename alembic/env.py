@@ -7,7 +7,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from db.models import STAGING_SCHEMA, production_metadata, staging_metadata
+from db.models import STAGING_SCHEMA, is_claims_partition, production_metadata, staging_metadata
 
 config = context.config
 target = config.config_ini_section
@@ -34,7 +34,10 @@ else:
 
 
 def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    return name in (None, STAGING_SCHEMA) if type_ == "schema" else True
+    if type_ == "schema":
+        return name in (None, STAGING_SCHEMA)
+    # claims' partitions are managed by `claims-tasks partition`, not by the models (db/partitions.py).
+    return not (type_ == "table" and is_claims_partition(name))
 
 
 def run_migrations_offline() -> None:

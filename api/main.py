@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI
 from api import resources
 from api.deps import reject_unknown_query
 from api.errors import CorrelationMiddleware, install_handlers
-from api.routes import batches, claims, failed_claims, health, keys, metrics, review, status, ui
+from api.routes import analytics, batches, claims, failed_claims, health, keys, metrics, review, status, ui
 from claims_tasks import logs
 from claims_tasks.config import Settings, get_settings
 
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(CorrelationMiddleware, observe=observe)
     health.add_to(app)
-    for module in (batches, status, failed_claims, review, claims, metrics, keys, ui):
+    for module in (batches, status, failed_claims, review, claims, metrics, keys, analytics, ui):
         app.include_router(module.router)
     return app
 

@@ -85,6 +85,13 @@ def build(settings: Settings) -> ApiResources:
         cipher: MultiFernet | None = make_cipher(settings.encryption_keys())
     except ConfigError:
         cipher = None
+    from db.writers.dsn import is_odbc, odbc_target
+
+    if is_odbc(settings.production_dsn):  # the API reads production through PostgreSQL (docs/SQLSERVER.md)
+        raise ConfigError(
+            f"the API needs a PostgreSQL production database; CLAIMS_PRODUCTION_DSN is an ODBC target "
+            f"({odbc_target(settings.production_dsn).describe()}): see docs/SQLSERVER.md"
+        )
     dsns = {"staging": settings.staging_dsn, "production": settings.production_dsn}
     sync = {name: ConnectionPool(**_pool_args(settings, dsn, name), open=True) for name, dsn in dsns.items()}
     # Opened by ApiResources.open(), in the running event loop.

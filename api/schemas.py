@@ -191,6 +191,7 @@ class ClaimLineOut(BaseModel):
     service_date: str | None
     place_of_service: str | None
     diagnosis_pointers: list[int] | None
+    revenue_code: str | None = None  # 837I SV201; payloads from before revenue codes have none
 
 
 class ClaimDiagnosisOut(BaseModel):

@@ -11,11 +11,15 @@ import kombu.exceptions
 import psycopg
 
 from claims_tasks import logs
+from claims_tasks.analytics_cli import analytics
 from claims_tasks.apikey_cli import apikey
 from claims_tasks.cli_failures import COMMANDS as failure_commands
 from claims_tasks.config import get_settings
 from claims_tasks.errors import ClaimsError
+from claims_tasks.lifecycle_cli import COMMANDS as lifecycle_commands
 from claims_tasks.model_cli import model_info, train
+from claims_tasks.perf_cli import COMMANDS as perf_commands
+from claims_tasks.roles_cli import roles
 from claims_tasks.x12_cli import import_837
 
 
@@ -51,7 +55,11 @@ def init() -> None:
     key_file = ensure_encryption_key(settings)
     report = init_databases(settings)
     click.echo(f"databases created: {', '.join(report.created) or 'none (already there)'}")
-    click.echo("migrations: staging and production at head")
+    click.echo(
+        "migrations: staging and production at head"
+        if not report.production_schema
+        else f"migrations: staging at head; production: {report.production_schema}"
+    )
     click.echo("reference data: " + ", ".join(f"{k} {v}" for k, v in report.reference_rows.items()))
     click.echo(f"model: {report.model}")
     if key_file:
@@ -120,7 +128,7 @@ def reconcile(batch_id: str | None, as_json: bool) -> None:
     from db.ledger import reconcile as run_reconcile
 
     settings = get_settings()
-    report = run_reconcile(settings.staging_dsn, settings.production_dsn, batch_id)
+    report = run_reconcile(settings.staging_dsn, settings.production_dsn, batch_id, settings.production_shard_dsns())
     doc = report.as_dict()
     if as_json:
         click.echo(json.dumps(doc))
@@ -149,7 +157,11 @@ main.add_command(apikey)
 main.add_command(train)
 main.add_command(model_info)
 main.add_command(import_837)
-for _command in failure_commands:
+main.add_command(roles)
+for _command in (*failure_commands, *lifecycle_commands):
+    main.add_command(_command)
+main.add_command(analytics)
+for _command in perf_commands:  # explain, index-advice
     main.add_command(_command)
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ LINE_EDITABLE = {
     "line_charge": Decimal,
     "service_date": date,
     "place_of_service": str,
+    "revenue_code": str,  # an operator fixes REVENUE_CODE_INVALID like any other line code
 }
 DIAGNOSIS_EDITABLE = {"icd10_code": str}
 

@@ -107,7 +107,9 @@ def run_demo(claims: int, concurrency: int, timeout: float) -> None:
             "claims/s end to end"
         )
         click.echo("6/6 reconcile")
-        ledger = reconcile(settings.staging_dsn, settings.production_dsn, result.batch_id)
+        ledger = reconcile(
+            settings.staging_dsn, settings.production_dsn, result.batch_id, settings.production_shard_dsns()
+        )
         click.echo(f"  {ledger.as_dict()}")
         if not ledger.ok:
             raise ClaimsError(f"reconcile of batch {result.batch_id} is not ok")

@@ -11,11 +11,15 @@ commit and send, the claims stay `queued` and are found again by re-dispatch aft
 
 from __future__ import annotations
 
+import heapq
 import logging
+import queue
 import secrets
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,7 +27,7 @@ from decimal import Decimal
 import psycopg
 
 from claims_tasks.sharding import shard_for
-from db import batches, engines
+from db import batches, dispatch_pages, engines
 
 logger = logging.getLogger(__name__)
 
@@ -35,18 +39,9 @@ SendChunk = Callable[[str, int, list[str], int], None]
 HIGH_PRIORITY = 0
 NORMAL_PRIORITY = 6
 
-_PAGE_SQL = """
-WITH page AS (
-    SELECT claim_id FROM staging.claims
-    WHERE status = 'new' AND claim_id > %(last)s
-    ORDER BY claim_id LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE staging.claims c
-SET status = 'queued', batch_id = %(batch)s, queued_at = now(), updated_at = now(), attempts = c.attempts + 1
-FROM page WHERE c.claim_id = page.claim_id AND c.status = 'new'
-RETURNING c.claim_id, c.facility_id, c.total_charge
-"""
+# Pages are marked on this many connections at once (db/dispatch_pages.py): marking is PostgreSQL's work,
+# a new row version and index entries per claim, and one connection keeps one core busy.
+DISPATCH_CONNECTIONS = 2
 
 # Claims whose message was lost (a broker restart, a crash between commit and send): queued too long.
 _STALE_SQL = """
@@ -85,13 +80,47 @@ def plan_chunks(
     of sorted ids: (shard, ids, priority). High-value claims get chunks of their own at the top priority."""
     groups: dict[tuple[int, int], list[str]] = defaultdict(list)
     for claim_id, facility_id, charge in rows:
-        priority = HIGH_PRIORITY if charge is not None and charge >= high_value else NORMAL_PRIORITY
+        # is_finite: staging's numeric holds NaN, which `>=` refuses with an exception (that stopped every
+        # dispatch at the page holding it); such a claim is not high value, a rule fails it.
+        high = charge is not None and charge.is_finite() and charge >= high_value
+        priority = HIGH_PRIORITY if high else NORMAL_PRIORITY
         groups[(shard_for(facility_id, shards), priority)].append(claim_id)
     plan = []
     for shard, priority in sorted(groups):
         ids = sorted(groups[(shard, priority)])
         plan.extend((shard, ids[i : i + chunk_size], priority) for i in range(0, len(ids), chunk_size))
     return plan
+
+
+class ChunkPlanner:
+    """plan_chunks for marked pages: (facility_id, high value, sorted claim ids) groups to (shard, ids,
+    priority) chunks of chunk_size ids in code-point order. A group's remainder waits for the next page
+    (its claims are committed `queued` already, so a message still never names an unqueued claim): chunks
+    come out full whatever the page size; flush() gives the last, partial ones."""
+
+    def __init__(self, shards: int, chunk_size: int) -> None:
+        self.shards, self.chunk_size = shards, chunk_size
+        self.carry: dict[tuple[int, int], list[str]] = {}
+
+    def add(self, groups: Sequence[tuple[str | None, bool, list[str]]]) -> list[tuple[int, list[str], int]]:
+        lists: dict[tuple[int, int], list[list[str]]] = defaultdict(list)
+        for facility_id, high, ids in groups:
+            lists[(shard_for(facility_id, self.shards), HIGH_PRIORITY if high else NORMAL_PRIORITY)].append(ids)
+        plan = []
+        size = self.chunk_size
+        for key in sorted(lists):
+            parts = [self.carry.pop(key, []), *lists[key]]
+            ids = list(heapq.merge(*parts))
+            full = len(ids) - len(ids) % size
+            plan.extend((key[0], ids[i : i + size], key[1]) for i in range(0, full, size))
+            if full < len(ids):
+                self.carry[key] = ids[full:]
+        return plan
+
+    def flush(self) -> list[tuple[int, list[str], int]]:
+        plan = [(shard, ids, priority) for (shard, priority), ids in sorted(self.carry.items())]
+        self.carry.clear()
+        return plan
 
 
 def dispatch(
@@ -116,7 +145,7 @@ def dispatch(
             return None
         result = DispatchResult(batch_id=new_batch_id())
         try:
-            _dispatch_pages(sconn, send, result, shards, chunk_size, page_size, max_claims, high_value)
+            _dispatch_pages(sconn, staging_dsn, send, result, shards, chunk_size, page_size, max_claims, high_value)
         finally:
             sconn.rollback()
             if result.claims:
@@ -138,6 +167,7 @@ def dispatch(
 
 def _dispatch_pages(
     sconn: psycopg.Connection,
+    staging_dsn: str,
     send: SendChunk,
     result: DispatchResult,
     shards: int,
@@ -146,24 +176,54 @@ def _dispatch_pages(
     max_claims: int | None,
     high_value: float,
 ) -> None:
-    last = ""
-    while max_claims is None or result.claims < max_claims:
-        limit = page_size if max_claims is None else min(page_size, max_claims - result.claims)
-        rows = sconn.execute(_PAGE_SQL, {"last": last, "limit": limit, "batch": result.batch_id}).fetchall()
-        if not rows:
-            sconn.rollback()
-            return
-        if not result.claims:
-            batches.open_batch(sconn, result.batch_id, shards, chunk_size)
-        plan = plan_chunks(rows, shards, chunk_size, high_value)
-        batches.add_to_batch(sconn, result.batch_id, len(rows), len(plan))
-        sconn.commit()
+    """Find page bounds on the lock's connection, mark pages on DISPATCH_CONNECTIONS connections at once
+    (each page, with its batch counters, committed before its chunks are sent), send from this thread."""
+    bounds = list(dispatch_pages.page_bounds(sconn, page_size, max_claims))
+    sconn.rollback()
+    if not bounds:
+        return
+    batches.open_batch(sconn, result.batch_id, shards, chunk_size)
+    sconn.commit()
+    spare: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
+
+    def mark(after: str, upto: str | None) -> tuple[int, list[tuple[str | None, bool, list[str]]]]:
+        conn = spare.get()
+        try:
+            groups = dispatch_pages.mark_page(conn, result.batch_id, after, upto, high_value)
+            marked = sum(len(ids) for _, _, ids in groups)
+            if marked:
+                batches.add_to_batch(conn, result.batch_id, marked, 0)
+            conn.commit()
+            return marked, groups
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            spare.put(conn)
+
+    planner = ChunkPlanner(shards, chunk_size)
+
+    def send_all(plan: list[tuple[int, list[str], int]]) -> None:
         for shard, ids, priority in plan:
             send(result.batch_id, shard, ids, priority)
             result.per_shard[shard] = result.per_shard.get(shard, 0) + len(ids)
-        result.claims += len(rows)
         result.chunks += len(plan)
-        last = max(row[0] for row in rows)
+
+    with ExitStack() as stack:
+        for _ in range(min(DISPATCH_CONNECTIONS, len(bounds))):
+            spare.put(stack.enter_context(engines.connection(staging_dsn, "staging")))
+        pool = stack.enter_context(ThreadPoolExecutor(DISPATCH_CONNECTIONS, thread_name_prefix="dispatch"))
+        for done in as_completed([pool.submit(mark, after, upto) for after, upto in bounds]):
+            marked, groups = done.result()
+            result.claims += marked
+            send_all(planner.add(groups))
+        send_all(planner.flush())
+    if result.claims:
+        batches.add_to_batch(sconn, result.batch_id, 0, result.chunks)
+        sconn.commit()
+    else:  # another dispatcher (or nobody) took them between bounds and marking
+        batches.drop_empty_batch(sconn, result.batch_id)
+        sconn.commit()
 
 
 def requeue_stale(

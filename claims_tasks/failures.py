@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from claims_tasks import pipeline
+from claims_tasks import pipeline, shard_io
 from claims_tasks.corrections import apply_corrections
 from claims_tasks.dispatch import new_batch_id
 from claims_tasks.errors import ClaimsError
@@ -21,7 +21,7 @@ from claims_tasks.repairs import apply_repairs
 from claims_tasks.resources import WorkerResources
 from claims_tasks.rules import validate_chunk
 from claims_tasks.sharding import shard_for
-from db import batches, production, review, staging
+from db import batches, review, staging
 from db.production import ChunkWrite
 
 logger = logging.getLogger(__name__)
@@ -63,11 +63,9 @@ def repair_claims(res: WorkerResources, claim_ids: list[str]) -> RepairCounts:
         failures.update(unscorable)
         fixed = [r for r in rows if not failures.get(r.claim_id)]
         fixed_ids = {r.claim_id for r in fixed}
-        healed_to = production.existing_outcomes(pconn, healed)
+        healed_to = shard_io.outcomes(res, pconn, healed)
         # A claim already in production (a repair delivered twice) is not written again.
-        in_production = {
-            cid for cid, s in production.existing_outcomes(pconn, list(fixed_ids)).items() if s != "failed"
-        }
+        in_production = {cid for cid, s in shard_io.outcomes(res, pconn, list(fixed_ids)).items() if s != "failed"}
         write = ChunkWrite([], [], [], [])
         for r in fixed:
             if r.claim_id in in_production:
@@ -79,7 +77,7 @@ def repair_claims(res: WorkerResources, claim_ids: list[str]) -> RepairCounts:
             write.claims.append(head)
             write.lines.extend(lines)
             write.diagnoses.extend(dx)
-        _, _, refused = pipeline.write_or_split(pconn, write)
+        _, _, refused = shard_io.write_claims(res, pconn, write)  # to the claims' shards when sharded
         for r in rows:
             applied = [*r.repairs, *results[r.claim_id].applied]
             for item in results[r.claim_id].applied:
@@ -119,7 +117,7 @@ def accept(res: WorkerResources, claim_id: str, actor: str, notes: str | None = 
             return
         claim = _decrypt(res, failed)
         ref = res.reference()
-        if production.existing_outcomes(pconn, [claim_id]).get(claim_id) in (None, "failed"):
+        if shard_io.outcomes(res, pconn, [claim_id]).get(claim_id) in (None, "failed"):
             # Scored like any claim (the prediction is kept); an accepted claim is not routed to review again.
             scores, _ = pipeline.score_isolating(res, [claim])
             score = scores.get(claim_id)
@@ -129,7 +127,7 @@ def accept(res: WorkerResources, claim_id: str, actor: str, notes: str | None = 
                 pipeline.expected_reimbursement(claim, ref.rvu_per_unit),
                 score._replace(review=False) if score is not None else None,
             )
-            _, _, refused = pipeline.write_or_split(pconn, ChunkWrite([head], lines, dx, []))
+            _, _, refused = shard_io.write_claims(res, pconn, ChunkWrite([head], lines, dx, []))
             if refused:
                 raise ClaimsError(
                     f"production refuses claim {claim_id} as it stands ({refused[claim_id]}); "

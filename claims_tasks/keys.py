@@ -18,7 +18,9 @@ def rotate_payloads(production_dsn: str, cipher: MultiFernet) -> int:
     with engines.connection(production_dsn, "production") as conn:
         while True:
             rows = conn.execute(
-                "SELECT id, encrypted_payload FROM failed_claims WHERE id > %s ORDER BY id LIMIT %s FOR UPDATE",
+                # Payloads purged by retention (phi_purged_at) are empty: nothing to re-encrypt.
+                "SELECT id, encrypted_payload FROM failed_claims WHERE id > %s AND phi_purged_at IS NULL"
+                " ORDER BY id LIMIT %s FOR UPDATE",
                 (last_id, BATCH),
             ).fetchall()
             if not rows:

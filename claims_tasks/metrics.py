@@ -26,6 +26,9 @@ from prometheus_client.registry import Collector
 logger = logging.getLogger(__name__)
 
 METRICS_KEY = "claims_tasks:metrics"
+# Raw samples (e.g. each chunk's seconds) for exact percentiles, newest first, capped per name.
+SAMPLES_KEY = "claims_tasks:samples:"
+SAMPLES_CAP = 100_000
 Kind = Literal["counter", "gauge", "histogram"]
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -58,6 +61,11 @@ METRICS: dict[str, MetricDef] = {
     "model_score_psi": MetricDef(
         "gauge", "Population-stability index of the latest batch's scores against training.", ("model", "variant")
     ),
+    # Performance (issue 10): statements as the workers' connections ran them (db/query_tracker.py) and
+    # the RVU price cache (claims_tasks/rvu_cache.py): result is memory, redis or database.
+    "query_calls": MetricDef("counter", "Statements run by worker connections.", ("statement",)),
+    "query_seconds": MetricDef("counter", "Wall time of statements run by worker connections.", ("statement",)),
+    "rvu_cache_lookups": MetricDef("counter", "RVU price lookups by where they were answered.", ("result",)),
 }
 
 
@@ -67,6 +75,7 @@ class MetricsBatch:
 
     increments: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     gauges: dict[str, float] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)
 
     @staticmethod
     def _field(name: str, labels: dict[str, object], suffix: str = "") -> str:
@@ -107,9 +116,13 @@ class MetricsBatch:
     def set(self, name: str, value: float, **labels: object) -> None:
         self.gauges[self._field(name, labels)] = value
 
+    def sample(self, name: str, value: float) -> None:
+        """Keep the value itself (in a capped Redis list), for percentiles a histogram's buckets blur."""
+        self.samples.setdefault(name, []).append(value)
+
     def flush(self, client: redis.Redis) -> None:
         """Best effort: metrics must never fail the work they describe."""
-        if not (self.increments or self.gauges):
+        if not (self.increments or self.gauges or self.samples):
             return
         try:
             with client.pipeline(transaction=False) as pipe:
@@ -117,11 +130,15 @@ class MetricsBatch:
                     pipe.hincrbyfloat(METRICS_KEY, key, value)
                 if self.gauges:
                     pipe.hset(METRICS_KEY, mapping={k: repr(v) for k, v in self.gauges.items()})
+                for name, values in self.samples.items():
+                    pipe.lpush(SAMPLES_KEY + name, *values)
+                    pipe.ltrim(SAMPLES_KEY + name, 0, SAMPLES_CAP - 1)
                 pipe.execute()
         except redis.RedisError as exc:
             logger.warning("metrics not recorded: %s", exc)
         self.increments.clear()
         self.gauges.clear()
+        self.samples.clear()
 
 
 class RedisCollector(Collector):

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 import psycopg
 from cryptography.fernet import MultiFernet
 
+from claims_tasks import shard_io
 from claims_tasks.records import ChunkCounts, Claim, RuleFailure, claim_to_payload
 from claims_tasks.repairs import worth_repairing
 from claims_tasks.resources import WorkerResources
-from claims_tasks.rules import RuleContext, failure_category, validate_chunk
+from claims_tasks.rules import RULES, Rule, RuleContext, failure_category, validate_chunk
 from claims_tasks.scoring import record_batch_scores
 from db import production, staging
 from db.duplicates import find_duplicates
@@ -40,6 +41,8 @@ _CENT = Decimal("0.01")
 FAILED_PRIORITY = production.FAILED_COLUMNS.index("priority")
 FAILED_STATUS = production.FAILED_COLUMNS.index("status")
 WRITE_ATTEMPTS = 3
+# The rules every chunk is validated against (tests add a rule here; the chunk path screens only RULES).
+CHUNK_RULES: tuple[Rule, ...] = RULES
 
 
 class _Stages:
@@ -57,21 +60,34 @@ class _Stages:
             self.into[stage] = self.into.get(stage, 0.0) + (time.perf_counter() - t0) * 1000
 
 
+# failed_claims.potential_revenue is numeric(14,2): a failed claim's absurd units must not make its own
+# failure row unwritable (that failed the whole chunk; tests/reliability/test_hostile_input.py).
+MAX_REVENUE = Decimal("999999999999.99")
+
+
+def _finite(value: Decimal | None) -> Decimal | None:
+    """The amount, or None for a missing or non-finite one: staging's numeric columns hold NaN, and ordering
+    comparisons on a Decimal NaN raise (which failed whole chunks and dispatches)."""
+    return value if value is not None and value.is_finite() else None
+
+
 def expected_reimbursement(claim: Claim, rvu_per_unit: Mapping[str, Decimal]) -> Decimal:
     """Medicare-style allowed amount: (work + PE + MP RVU) × conversion factor × units, over priced lines."""
     total = Decimal(0)
     for line in claim.lines:
         price = rvu_per_unit.get(line.procedure_code or "")
-        if price is not None and line.units is not None and line.units > 0:
-            total += price * line.units
+        units = _finite(line.units)
+        if price is not None and units is not None and units > 0:
+            total += price * units
     return total.quantize(_CENT)
 
 
 def priority_for(claim: Claim) -> int:
     """Redis priorities: 0 is served first. High-value failures are worth repairing first. The value is the
     larger of the total and the sum of the lines, since either may be the defect."""
-    lines = sum((ln.line_charge for ln in claim.lines if ln.line_charge is not None), Decimal(0))
-    charge = max(claim.total_charge or Decimal(0), lines)
+    amounts = [_finite(ln.line_charge) for ln in claim.lines]
+    lines = sum((a for a in amounts if a is not None), Decimal(0))
+    charge = max(_finite(claim.total_charge) or Decimal(0), lines)
     if charge >= 10_000:
         return 0
     if charge >= 2_500:
@@ -98,7 +114,7 @@ def production_rows(
     )  # fmt: skip
     lines = [
         (claim.claim_id, ln.line_number, ln.procedure_code, list(ln.modifiers), ln.units, ln.line_charge,
-         ln.service_date, ln.place_of_service, list(ln.diagnosis_pointers))
+         ln.service_date, ln.place_of_service, list(ln.diagnosis_pointers), ln.revenue_code)
         for ln in claim.lines
     ]  # fmt: skip
     dx = [(claim.claim_id, d.sequence, d.icd10_code) for d in claim.diagnoses]
@@ -123,7 +139,7 @@ def failed_row(
         json.dumps([f.as_dict() for f in failures]),
         cipher.encrypt(claim_to_payload(claim)),
         priority_for(claim),
-        revenue,
+        min(revenue, MAX_REVENUE),
         status,
     )
 
@@ -186,6 +202,20 @@ def rule_context(res: WorkerResources, ref: Reference) -> RuleContext:
 
 
 def process_chunk(res: WorkerResources, batch_id: str, claim_ids: Sequence[str]) -> ChunkCounts:
+    """The chunk on columns (claims_tasks/chunk_path.py); the record path below when that declines it."""
+    from claims_tasks import chunk_path  # it builds on this module's helpers
+
+    if res.odbc is not None:  # production behind ODBC (SQL Server): docs/SQLSERVER.md
+        from claims_tasks import odbc_path
+
+        return odbc_path.process_chunk(res, batch_id, claim_ids)
+    counts = chunk_path.process_chunk(res, batch_id, claim_ids, CHUNK_RULES)
+    return counts if counts is not None else process_records(res, batch_id, claim_ids)
+
+
+def process_records(res: WorkerResources, batch_id: str, claim_ids: Sequence[str]) -> ChunkCounts:
+    """The chunk as records.Claim values, claim by claim: for chunks the column path cannot take (escaped
+    text, a value production refuses, which this path isolates by bisection)."""
     counts = ChunkCounts()
     stage = _Stages(counts.timings_ms)
     with stage("read"), res.staging.connection() as sconn:
@@ -202,12 +232,13 @@ def process_chunk(res: WorkerResources, batch_id: str, claim_ids: Sequence[str])
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         with res.production.connection() as pconn:
             with stage("read"):
-                already = production.existing_outcomes(pconn, list(by_id))
+                already = shard_io.outcomes(res, pconn, list(by_id))
             pending = [c for c in claims if c.claim_id not in already]
-            with stage("read"), res.staging.connection() as sconn:  # one duplicate query per database
-                duplicates = find_duplicates(sconn, pconn, pending)
+            # one duplicate query per database (per claims shard when production is sharded)
+            with stage("read"), res.staging.connection() as sconn, shard_io.every_shard(res, pconn) as shards:
+                duplicates = find_duplicates(sconn, pconn, pending, [c for c in shards if c is not pconn])
             with stage("validate"):
-                failures = validate_chunk(pending, replace(ctx, duplicates=duplicates))
+                failures = validate_chunk(pending, replace(ctx, duplicates=duplicates), rules=CHUNK_RULES)
             with stage("score"):  # every valid claim, one vectorised call per model
                 scores, unscorable = score_isolating(res, [c for c in pending if not failures.get(c.claim_id)])
                 failures.update(unscorable)
@@ -240,15 +271,15 @@ def process_chunk(res: WorkerResources, batch_id: str, claim_ids: Sequence[str])
         # Compensation: take back what this attempt wrote, so the two databases agree again (claims still
         # `queued`, nothing in production) before the task retries. If the compensation fails too, the
         # retry still converges: it finds the rows in production and only flips the status.
-        _compensate(res, batch_id, {cid: s for cid, s in outcomes.items() if cid not in already})
+        compensate(res, batch_id, {cid: s for cid, s in outcomes.items() if cid not in already})
         raise
     return counts
 
 
-def _compensate(res: WorkerResources, batch_id: str, written: Mapping[str, str]) -> None:
+def compensate(res: WorkerResources, batch_id: str, written: Mapping[str, str]) -> None:
     try:
         with res.production.connection() as pconn:
-            removed = production.remove_outcomes(pconn, batch_id, written)
+            removed = shard_io.remove(res, pconn, batch_id, written)
         logger.warning("batch=%s: staging write failed; compensated %d production rows", batch_id, removed)
     except Exception as exc:  # the original error is the one worth raising
         logger.error("batch=%s: compensation failed (%s); redelivery will reconcile", batch_id, exc)
@@ -271,7 +302,7 @@ def _write_isolating(
 ) -> _Written:
     """Write the chunk; if the database refuses a row (a value no rule caught), find the claims at fault by
     bisection under savepoints and store them as `system` failures, so the rest still go through."""
-    ok_claims, ok_failed, poisoned = write_or_split(conn, write)
+    ok_claims, ok_failed, poisoned = shard_io.write_claims(res, conn, write)  # claims to their shards
     if poisoned:
         logger.warning(
             "batch=%s: %d claim(s) refused by production, stored as system failures", batch_id, len(poisoned)
@@ -308,7 +339,8 @@ def write_or_split(conn: psycopg.Connection, write: ChunkWrite) -> tuple[list[st
         with conn.transaction():
             production.write_rows(conn, write)
         return [r[0] for r in write.claims], [r[0] for r in write.failed], {}
-    except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+    # ProgramLimitExceeded: a value too large for an index entry (no rule bounds every text field's length).
+    except (psycopg.errors.DataError, psycopg.errors.IntegrityError, psycopg.errors.ProgramLimitExceeded) as exc:
         if isinstance(exc, psycopg.errors.UniqueViolation):
             raise
         ids = [r[0] for r in write.claims] + [r[0] for r in write.failed]

@@ -40,6 +40,8 @@ LINE_FIELDS: tuple[str, ...] = (
     "service_date",
     "place_of_service",
     "diagnosis_pointers",
+    # 837I SV201 (NUBC revenue code); last, so that positional Line(...) of the older eight fields holds.
+    "revenue_code",
 )
 DIAGNOSIS_FIELDS: tuple[str, ...] = ("claim_id", "sequence", "icd10_code")
 
@@ -59,6 +61,8 @@ class Line:
     service_date: date | None
     place_of_service: str | None
     diagnosis_pointers: tuple[int, ...]
+    # An institutional line may carry only a revenue code (SV202 procedure is situational in the 837I).
+    revenue_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +144,7 @@ def line_rows(claim: Claim) -> list[tuple]:
     """The claim's lines as rows in LINE_FIELDS order (arrays as lists, as psycopg adapts them)."""
     return [
         (claim.claim_id, ln.line_number, ln.procedure_code, list(ln.modifiers), ln.units, ln.line_charge,
-         ln.service_date, ln.place_of_service, list(ln.diagnosis_pointers))
+         ln.service_date, ln.place_of_service, list(ln.diagnosis_pointers), ln.revenue_code)
         for ln in claim.lines
     ]  # fmt: skip
 
@@ -188,6 +192,7 @@ def claim_from_payload(raw: bytes) -> Claim:
             service_date=_date(ln["service_date"]),
             place_of_service=ln["place_of_service"],
             diagnosis_pointers=tuple(ln["diagnosis_pointers"] or ()),
+            revenue_code=ln.get("revenue_code"),  # payloads written before revenue codes have none
         )
         for ln in doc["lines"]
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
@@ -19,10 +19,15 @@ from psycopg_pool import ConnectionPool
 
 from claims_tasks.config import Settings
 from claims_tasks.crypto import make_cipher
+from claims_tasks.rvu_cache import RvuCache
+from claims_tasks.sharding import shard_for
 from db.edit_reference import reference_version
+from db.query_tracker import TrackedCursor
 from db.staging import Reference, load_reference_sets
+from db.writers.dsn import is_odbc
 
 if TYPE_CHECKING:
+    from db.writers.odbc import OdbcWriter
     from ml.serving import Scorer
 
 REFERENCE_TTL_SECONDS = 300.0
@@ -44,6 +49,25 @@ class WorkerResources:
     # else loaded on first use. A model that cannot be loaded fails the chunk; no claim goes unscored.
     _scorer: Scorer | None = None
     _load_scorer: Callable[[], Scorer] | None = None
+    # RVU prices read through memory, Redis and staging (claims_tasks/rvu_cache.py); when set, the
+    # reference data's rvu_per_unit is a view over it, refreshed with the RVU table's own version.
+    rvu: RvuCache | None = None
+    # Where production claims live, by facility shard (CLAIMS_PRODUCTION_SHARDS); [production] when not
+    # sharded. `production` stays the home of failed claims, review and everything else.
+    claim_shards: list[ConnectionPool] = field(default_factory=list)
+    # Set when CLAIMS_PRODUCTION_DSN is an ODBC target (SQL Server): chunks write through it
+    # (claims_tasks/odbc_path.py) and `production` is its stand-in (db/writers/odbc.py OdbcProductionPool).
+    odbc: OdbcWriter | None = None
+
+    @property
+    def sharded(self) -> bool:
+        return any(pool is not self.production for pool in self.claim_shards)
+
+    def claims_pool(self, facility_id: str | None) -> ConnectionPool:
+        """The pool of the database holding this facility's production claims."""
+        if not self.sharded:
+            return self.production
+        return self.claim_shards[shard_for(facility_id, len(self.claim_shards))]
 
     def scorer(self) -> Scorer:
         with self._lock:
@@ -64,6 +88,8 @@ class WorkerResources:
                     expired = held is None or now - self._reference_loaded_at > REFERENCE_TTL_SECONDS
                     if expired or reference_version(conn) != held.version:
                         self._reference, self._reference_loaded_at = load_reference_sets(conn), now
+                    if self.rvu is not None and (self.rvu.refresh(conn) or self._reference is not held):
+                        self._reference = replace(self._reference, rvu_per_unit=self.rvu.view())  # type: ignore[arg-type]
                 self._reference_at = now
             return self._reference  # type: ignore[return-value]  # set above when it was None
 
@@ -73,6 +99,9 @@ class WorkerResources:
     def close(self) -> None:
         self.staging.close()
         self.production.close()
+        for pool in self.claim_shards:
+            if pool is not self.production:
+                pool.close()
         self.metrics_redis.close()
 
 
@@ -88,18 +117,46 @@ def build_resources(settings: Settings, scorer: Scorer | None = None) -> WorkerR
             timeout=settings.pool_timeout,
             # A connection the server dropped (restart, outage) is replaced on checkout, not handed out.
             check=ConnectionPool.check_connection,
-            kwargs={"connect_timeout": 5, "application_name": f"claims_tasks.{name}"},
+            # TrackedCursor: every statement's time goes to db.query_tracker (metrics, slow-query log).
+            kwargs={
+                "connect_timeout": 5,
+                "application_name": f"claims_tasks.{name}",
+                "cursor_factory": TrackedCursor,
+                # Timestamps read in UTC whatever the server's zone: a year-1 or year-9999 received_at
+                # shifted by a local offset falls outside Python's range (db/bounds.py).
+                "options": "-c TimeZone=UTC",
+            },
             open=True,
         )
 
+    metrics_redis = redis.Redis.from_url(settings.broker_url, socket_timeout=5, socket_connect_timeout=5)
+    staging = pool(settings.staging_dsn, "staging")
+    if is_odbc(settings.production_dsn):
+        from db.writers.odbc import OdbcProductionPool, OdbcWriter
+
+        writer = OdbcWriter(settings.production_dsn, pool_size=settings.odbc_pool_size, timeout=settings.pool_timeout)
+        home = OdbcProductionPool(writer)
+        return WorkerResources(
+            staging=staging, production=home, claim_shards=[home], cipher=cipher,  # type: ignore[arg-type]
+            timely_filing_days=settings.timely_filing_days, metrics_redis=metrics_redis, _scorer=scorer,
+            _load_scorer=lambda: _load_served(settings), rvu=RvuCache(metrics_redis, staging.connection),
+            odbc=writer,
+        )  # fmt: skip
+    production = pool(settings.production_dsn, "production")
+    shards = [
+        production if dsn == settings.production_dsn else pool(dsn, f"production.{i}")
+        for i, dsn in enumerate(settings.production_shard_dsns())
+    ]
     return WorkerResources(
-        staging=pool(settings.staging_dsn, "staging"),
-        production=pool(settings.production_dsn, "production"),
+        staging=staging,
+        production=production,
+        claim_shards=shards,
         cipher=cipher,
         timely_filing_days=settings.timely_filing_days,
-        metrics_redis=redis.Redis.from_url(settings.broker_url, socket_timeout=5, socket_connect_timeout=5),
+        metrics_redis=metrics_redis,
         _scorer=scorer,
         _load_scorer=lambda: _load_served(settings),
+        rvu=RvuCache(metrics_redis, staging.connection),
     )
 
 

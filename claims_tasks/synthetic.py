@@ -763,6 +763,7 @@ def _lines_frame(d: _Draft, rng: np.random.Generator, ref: ReferenceCodes, claim
         "service_date",
         "place_of_service",
         pl.int_ranges(pl.col("p0"), pl.col("p0") + pl.col("pn"), dtype=pl.Int16).alias("diagnosis_pointers"),
+        pl.lit(None, dtype=pl.String).alias("revenue_code"),  # professional lines: no revenue code
     )
 
 
@@ -913,6 +914,7 @@ def to_records(block: Block) -> list[Claim]:
                 service_date=r["service_date"],
                 place_of_service=r["place_of_service"],
                 diagnosis_pointers=tuple(r["diagnosis_pointers"] or ()),
+                revenue_code=r["revenue_code"],
             )
         )
     diags: dict[str, list[Diagnosis]] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from celery.utils.log import get_task_logger
 
 from claims_tasks import dead_letters as dead_letter_flow
 from claims_tasks import dispatch as dispatcher
-from claims_tasks import failures, pipeline, pool_stats
+from claims_tasks import failures, monitors, pipeline, warmup
 from claims_tasks.celery_app import app
 from claims_tasks.config import get_settings
 from claims_tasks.crypto import make_cipher
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 logger = get_task_logger(__name__)
 
 _resources: WorkerResources | None = None
+_resources_lock = threading.Lock()
 _scorer: Scorer | None = None
 
 
@@ -45,6 +47,22 @@ def _check_worker_config(**_: Any) -> None:
     try:
         make_cipher(get_settings().encryption_keys())
     except ConfigError as exc:
+        raise SystemExit(f"claims_tasks worker: {exc}") from None
+
+
+@worker_init.connect
+def _check_odbc_production(**_: Any) -> None:
+    """An ODBC production target (SQL Server) is logged into once before the pool forks: an unknown or
+    missing driver, a wrong password or an unreachable host stops the worker with one line naming the
+    driver and host, instead of every chunk failing (docs/SQLSERVER.md)."""
+    from db.writers.dsn import is_odbc
+    from db.writers.odbc import check_reachable
+
+    try:
+        dsn = get_settings().production_dsn
+        if is_odbc(dsn):
+            check_reachable(dsn)
+    except ClaimsError as exc:
         raise SystemExit(f"claims_tasks worker: {exc}") from None
 
 
@@ -63,9 +81,11 @@ def _load_model(**_: Any) -> None:
 
 @worker_process_init.connect
 def _forget_parent_resources(**_: Any) -> None:
-    # Anything the parent built holds sockets the child must not share; build afresh on first use.
-    global _resources
-    _resources = None
+    # Anything the parent built holds sockets the child must not share; build afresh, here, in the
+    # background (claims_tasks/warmup.py), so the first chunk finds pools, reference data and prices ready.
+    global _resources, _resources_lock
+    _resources, _resources_lock = None, threading.Lock()
+    warmup.start(worker_resources)
 
 
 @worker_process_init.connect
@@ -84,9 +104,10 @@ def _close_resources(**_: Any) -> None:
 
 def worker_resources() -> WorkerResources:
     global _resources
-    if _resources is None:
-        _resources = build_resources(get_settings(), scorer=_scorer)
-    return _resources
+    with _resources_lock:  # the warm-up thread and the first task may ask at once
+        if _resources is None:
+            _resources = build_resources(get_settings(), scorer=_scorer)
+        return _resources
 
 
 def retry_delay(retries: int) -> float:
@@ -138,10 +159,9 @@ def process_chunk(
     if replay_of is not None:
         with res.staging.connection() as conn:
             dead_letter_rows.mark_resolved(conn, replay_of)
-    record_chunk(counts, shard, time.perf_counter() - started).flush(res.metrics_redis)
-    pool_stats.record(
-        res.metrics_redis, pool_stats.process_name(), {"staging": res.staging, "production": res.production}
-    )
+    metrics = record_chunk(counts, shard, time.perf_counter() - started)
+    monitors.record(res, metrics)  # statement timings, RVU cache lookups, pool snapshot
+    metrics.flush(res.metrics_redis)
     logger.info("chunk batch=%s shard=%d %s", batch_id, shard, counts.as_dict())
     return counts.as_dict()
 
@@ -155,6 +175,7 @@ def record_chunk(counts: ChunkCounts, shard: int, seconds: float) -> MetricsBatc
         batch.inc("claims_failed", n, shard=shard, category=category)
     batch.inc("chunks_processed", shard=shard)
     batch.observe("chunk_duration_seconds", seconds, shard=shard)
+    batch.sample("chunk_seconds", seconds)
     for stage, ms in counts.timings_ms.items():
         batch.inc("chunk_stage_seconds", ms / 1000, stage=stage)
     record_scoring(batch, counts.scoring)

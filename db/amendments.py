@@ -30,23 +30,23 @@ class ProductionClaim:
 
 def load_claim(conn: psycopg.Connection, claim_id: str, *, lock: bool = False) -> ProductionClaim:
     row = conn.execute(
-        f"SELECT {', '.join(CLAIM_FIELDS)}, version, status, batch_id FROM claims WHERE claim_id = %s"
+        f"SELECT {', '.join(CLAIM_FIELDS)}, version, status, batch_id FROM claims WHERE claim_id = %s"  # nosec B608 # column lists are code constants (records.*_FIELDS); values are bound parameters
         + (" FOR UPDATE" if lock else ""),
         (claim_id,),
     ).fetchone()
     if row is None:
         raise ClaimsError(f"claim {claim_id} is not in production")
     lines = tuple(
-        Line(num, code, tuple(mods or ()), units, charge, sdate, pos, tuple(ptrs or ()))
-        for _cid, num, code, mods, units, charge, sdate, pos, ptrs in conn.execute(
-            f"SELECT {', '.join(LINE_FIELDS)} FROM claim_lines WHERE claim_id = %s ORDER BY line_number",
+        Line(num, code, tuple(mods or ()), units, charge, sdate, pos, tuple(ptrs or ()), revenue)
+        for _cid, num, code, mods, units, charge, sdate, pos, ptrs, revenue in conn.execute(
+            f"SELECT {', '.join(LINE_FIELDS)} FROM claim_lines WHERE claim_id = %s ORDER BY line_number",  # nosec B608 # column lists are code constants (records.*_FIELDS); values are bound parameters
             (claim_id,),
         )
     )
     diagnoses = tuple(
         Diagnosis(seq, code)
         for _cid, seq, code in conn.execute(
-            f"SELECT {', '.join(DIAGNOSIS_FIELDS)} FROM claim_diagnoses WHERE claim_id = %s ORDER BY sequence",
+            f"SELECT {', '.join(DIAGNOSIS_FIELDS)} FROM claim_diagnoses WHERE claim_id = %s ORDER BY sequence",  # nosec B608 # column lists are code constants (records.*_FIELDS); values are bound parameters
             (claim_id,),
         )
     )
@@ -78,7 +78,7 @@ def replace_claim(conn: psycopg.Connection, current: ProductionClaim, new: Claim
     _keep_history(conn, current, "replaced", actor)
     fields = [f for f in CLAIM_FIELDS if f != "claim_id"]
     conn.execute(
-        f"UPDATE claims SET {', '.join(f'{f} = %s' for f in fields)}, version = version + 1, amended_at = now()"
+        f"UPDATE claims SET {', '.join(f'{f} = %s' for f in fields)}, version = version + 1, amended_at = now()"  # nosec B608 # column lists are code constants (records.*_FIELDS); values are bound parameters
         " WHERE claim_id = %s",
         (*(getattr(new, f) for f in fields), new.claim_id),
     )
@@ -86,7 +86,7 @@ def replace_claim(conn: psycopg.Connection, current: ProductionClaim, new: Claim
     conn.execute("DELETE FROM claim_diagnoses WHERE claim_id = %s", (new.claim_id,))
     cur = conn.cursor()
     cur.executemany(
-        f"INSERT INTO claim_lines ({', '.join(LINE_FIELDS)}) VALUES ({', '.join(['%s'] * len(LINE_FIELDS))})",
+        f"INSERT INTO claim_lines ({', '.join(LINE_FIELDS)}) VALUES ({', '.join(['%s'] * len(LINE_FIELDS))})",  # nosec B608 # column lists are code constants (records.*_FIELDS); values are bound parameters
         line_rows(new),
     )
     cur.executemany("INSERT INTO claim_diagnoses (claim_id, sequence, icd10_code) VALUES (%s, %s, %s)",

@@ -44,6 +44,11 @@ def open_batch(conn: psycopg.Connection, batch_id: str, shards: int, chunk_size:
     )
 
 
+def drop_empty_batch(conn: psycopg.Connection, batch_id: str) -> None:
+    """Remove a batch the dispatcher opened but put no claim in."""
+    conn.execute("DELETE FROM staging.batches WHERE batch_id = %s AND total = 0", (batch_id,))
+
+
 def add_to_batch(conn: psycopg.Connection, batch_id: str, claims: int, chunks: int) -> None:
     conn.execute(
         "UPDATE staging.batches SET total = total + %s, chunks = chunks + %s WHERE batch_id = %s",
@@ -100,12 +105,12 @@ def shift(conn: psycopg.Connection, batch_id: str, from_state: str, to_state: st
         raise ValueError(f"cannot shift batch counters from {from_state!r} to {to_state!r}")
     if to_state is None:
         conn.execute(
-            f"UPDATE staging.batches SET {from_state} = {from_state} - %s, total = total - %s WHERE batch_id = %s",
+            f"UPDATE staging.batches SET {from_state} = {from_state} - %s, total = total - %s WHERE batch_id = %s",  # nosec B608 # state names are checked against COUNTERS first; values bound
             (n, n, batch_id),
         )
     else:
         conn.execute(
-            f"UPDATE staging.batches SET {from_state} = {from_state} - %s, {to_state} = {to_state} + %s"
+            f"UPDATE staging.batches SET {from_state} = {from_state} - %s, {to_state} = {to_state} + %s"  # nosec B608 # state names are checked against COUNTERS first; values bound
             " WHERE batch_id = %s",
             (n, n, batch_id),
         )

@@ -10,14 +10,17 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from claims_tasks.errors import ServiceUnavailable, TransientError
+from claims_tasks.errors import ConfigError, ServiceUnavailable, TransientError
+from db.writers import errors as odbc_errors
+from db.writers.dsn import is_odbc, odbc_target
 
 ROOT = Path(__file__).resolve().parents[1]
 ALEMBIC_INI = ROOT / "alembic.ini"
 
 # SQLSTATE classes worth a retry: connection exceptions, deadlock/serialization, operator intervention
-# (admin shutdown, cannot connect now), insufficient resources (too many connections).
-_TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "57P", "53")
+# (admin shutdown, cannot connect now, statement timeout), insufficient resources (too many connections,
+# disk full), a lock NOWAIT could not take, system (I/O) errors.
+_TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "57", "53", "55P03", "58")
 
 
 def describe(dsn: str) -> str:
@@ -44,14 +47,28 @@ def sqlalchemy_url(dsn: str) -> str:
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, psycopg.OperationalError | TransientError):
+    if isinstance(exc, TransientError):
         return True
+    if odbc_errors.is_odbc_error(exc):  # the ODBC production writer (db/writers/errors.py)
+        return odbc_errors.is_transient(exc)
     state = getattr(exc, "sqlstate", None) or ""
-    return state.startswith(_TRANSIENT_SQLSTATE_PREFIXES)
+    if state:
+        # The server answered with a reason. Only these are worth a retry: psycopg also files e.g. 54000
+        # (program limit exceeded: an index entry too large) under OperationalError, and retrying that one
+        # only dead-letters its whole chunk later (tests/reliability/test_hostile_input.py).
+        return state.startswith(_TRANSIENT_SQLSTATE_PREFIXES)
+    # No answer at all: connection refused or lost, a pool timeout.
+    return isinstance(exc, psycopg.OperationalError)
 
 
 def connect(dsn: str, role: str, **kwargs: object) -> psycopg.Connection:
     """Open a connection, turning 'cannot connect' into one line that names the database and where."""
+    if is_odbc(dsn):
+        # An ODBC production target is written by the worker's chunk path only (docs/SQLSERVER.md).
+        raise ConfigError(
+            f"{role} database is an ODBC target ({odbc_target(dsn).describe()}); this needs PostgreSQL: "
+            "see docs/SQLSERVER.md for what runs against SQL Server"
+        )
     try:
         return psycopg.connect(dsn, connect_timeout=5, **kwargs)  # type: ignore[arg-type]
     except psycopg.OperationalError as exc:

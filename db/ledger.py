@@ -7,6 +7,7 @@ are a few set-based joins.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ import psycopg
 from claims_tasks.records import STATES
 from db import engines
 from db.models import CLOSED_FAILED, OPEN_FAILED
+from db.shard_ledger import shadow_claims
 
 
 @dataclass
@@ -57,6 +59,9 @@ COPY (
            (SELECT count(*) FROM staging.claim_diagnoses d WHERE d.claim_id = c.claim_id)
     FROM staging.claims c
     WHERE c.status IN ('done', 'failed', 'review', 'resolved') {batch_filter}
+    UNION ALL
+    -- Claims whose staging rows retention removed (done/resolved only): their final state and counts.
+    SELECT c.claim_id, c.status, c.lines, c.diagnoses FROM staging.retired_claims c WHERE true {batch_filter}
 ) TO STDOUT
 """
 
@@ -100,7 +105,11 @@ SELECT
 """
 
 
-def reconcile(staging_dsn: str, production_dsn: str, batch: str | None = None) -> LedgerReport:
+def reconcile(
+    staging_dsn: str, production_dsn: str, batch: str | None = None, claim_shards: Sequence[str] = ()
+) -> LedgerReport:
+    """The report for the whole ledger (or one batch). claim_shards: the databases production claims are
+    sharded over (CLAIMS_PRODUCTION_SHARDS), when they are not all in production_dsn."""
     report = LedgerReport(batch=batch)
     where = "WHERE batch_id = %s" if batch else ""
     params = (batch,) if batch else ()
@@ -109,17 +118,25 @@ def reconcile(staging_dsn: str, production_dsn: str, batch: str | None = None) -
         # One snapshot of the ledger for the counts and the rows compared, so that work finishing meanwhile
         # cannot make the report add up two different moments.
         sconn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        counts = dict(sconn.execute(f"SELECT status, count(*) FROM staging.claims {where} GROUP BY status", params))
+        counts = dict(
+            sconn.execute(
+                f"SELECT status, count(*) FROM (SELECT status FROM staging.claims {where}"  # nosec B608 # WHERE is a fixed fragment; the batch id is a bound parameter
+                f" UNION ALL SELECT status FROM staging.retired_claims {where}) c GROUP BY status",
+                params * 2,
+            )
+        )
         report.states = {s: int(counts.get(s, 0)) for s in STATES}
         report.total = sum(report.states.values())
 
         pconn.execute("CREATE TEMP TABLE rc (claim_id text PRIMARY KEY, state text, lines int, dx int) ON COMMIT DROP")
         batch_filter = "AND c.batch_id = %s" if batch else ""
-        with sconn.cursor().copy(_STAGING_SIDE.format(batch_filter=batch_filter), params) as out, \
+        with sconn.cursor().copy(_STAGING_SIDE.format(batch_filter=batch_filter), params * 2) as out, \
                 pconn.cursor().copy("COPY rc FROM STDIN") as into:  # fmt: skip
             for data in out:
                 into.write(data)
         pconn.execute("ANALYZE rc")
+        if any(dsn != production_dsn for dsn in claim_shards):
+            shadow_claims(pconn, claim_shards)  # every shard's claims under the names the checks read
         prod_filter = "p.batch_id = %(batch)s AND" if batch else ""
         row = pconn.execute(
             _CHECKS.format(prod_filter=prod_filter),

@@ -6,6 +6,8 @@ rejected by a rule with a clear code, rather than refused at insert time and los
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -90,7 +92,9 @@ staging_claims = Table(
     Index("ix_claims_new", "claim_id", postgresql_where=text("status = 'new'")),
     Index("ix_claims_batch_status", "batch_id", "status"),
     Index("ix_claims_queued_at", "queued_at", postgresql_where=text("status = 'queued'")),
-    Index("ix_claims_subscriber_dob", "subscriber_id", "date_of_birth"),  # duplicate lookup (s0003)
+    # Duplicate lookup (s0003). Hash, not btree (s0007): a btree refuses values above ~2.7 kB, and staging
+    # must store whatever arrives.
+    Index("ix_claims_subscriber", "subscriber_id", postgresql_using="hash"),
 )
 
 staging_claim_lines = Table(
@@ -332,7 +336,9 @@ production_claims = Table(
     Column("rendering_npi", Text),
     Column("place_of_service", Text),
     Column("claim_frequency", Text, nullable=False),
-    Column("service_from", Date, nullable=False),
+    # Partitioned by service year (p0006): the primary key must hold the partition key; claim_id alone
+    # stays unique through the claim_ids registry below.
+    Column("service_from", Date, primary_key=True),
     Column("service_to", Date, nullable=False),
     Column("total_charge", Numeric(12, 2), nullable=False),
     Column("prior_auth_number", Text),
@@ -355,6 +361,7 @@ production_claims = Table(
     Index("ix_claims_batch_id", "batch_id"),
     Index("ix_claims_facility_service", "facility_id", "service_from"),
     Index("ix_claims_subscriber_dob", "subscriber_id", "date_of_birth"),  # duplicate lookup (p0005)
+    postgresql_partition_by="RANGE (service_from)",
 )
 
 production_claim_lines = Table(
@@ -362,13 +369,15 @@ production_claim_lines = Table(
     production_metadata,
     Column("claim_id", Text, primary_key=True),
     Column("line_number", SmallInteger, primary_key=True),
-    Column("procedure_code", Text, nullable=False),
+    # An 837I line may name its service by revenue code only (p0007); the rules require one of the two.
+    Column("procedure_code", Text),
     Column("modifiers", ARRAY(Text)),
     Column("units", Numeric(12, 3), nullable=False),
     Column("line_charge", Numeric(12, 2), nullable=False),
     Column("service_date", Date),
     Column("place_of_service", Text),
     Column("diagnosis_pointers", ARRAY(SmallInteger)),
+    Column("revenue_code", Text),  # NUBC revenue code (837I SV201)
 )
 
 production_claim_diagnoses = Table(
@@ -401,6 +410,8 @@ failed_claims = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     _updated_at(),
     Column("resolved_at", DateTime(timezone=True)),
+    # Set by `claims-tasks retention` when it purged the encrypted payload of a closed failure (issue 9).
+    Column("phi_purged_at", DateTime(timezone=True)),
     CheckConstraint(
         "failure_category IN ('validation','coding','eligibility','duplicate','data_quality','system')",
         name="category",
@@ -518,4 +529,77 @@ batch_scores = Table(
     Column("scored", BigInteger, nullable=False),
     Column("psi", Float),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# ---------------------------------------------------------------- data lifecycle (issue 9)
+# claims' partitions (db/partitions.py): tables of their own to PostgreSQL, the parent's to the models, so
+# schema comparisons (alembic/env.py, tests/test_migrations.py) leave them out by this name pattern.
+CLAIMS_PARTITION_NAME = re.compile(r"^claims_(default|y\d{4})$")
+
+
+def is_claims_partition(name: str | None) -> bool:
+    return bool(name and CLAIMS_PARTITION_NAME.match(name))
+
+
+# Every claim_id in production claims, whatever its partition: the unique key the partitioned table cannot
+# have. Kept by statement-level triggers on claims (p0006) in the writing statement's transaction.
+claim_ids = Table(
+    "claim_ids",
+    production_metadata,
+    Column("claim_id", Text, primary_key=True),
+    Column("service_from", Date, nullable=False),
+)
+
+# Change data capture (db/cdc.py): the key of each changed row of claims and failed_claims, written by triggers.
+# Readers go by (xid, id) below the oldest running transaction, so no change is ever skipped.
+change_log = Table(
+    "change_log",
+    production_metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("xid", BigInteger, nullable=False, server_default=text("(pg_current_xact_id())::text::bigint")),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("table_name", Text, nullable=False),
+    Column("op", Text, nullable=False),
+    Column("claim_id", Text),
+    Column("row_id", BigInteger),  # failed_claims.id (a claim may have several failed_claims rows)
+    Index("ix_change_log_xid_id", "xid", "id"),
+    Index("ix_change_log_changed_at", "changed_at"),
+)
+
+# One row per `claims-tasks retention` run, dry runs included: who, when, the cut-offs, what it did.
+retention_runs = Table(
+    "retention_runs",
+    production_metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("actor", Text, nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("cutoffs", JSONB, nullable=False),
+    Column("counts", JSONB, nullable=False),
+    Column("archive", Text),
+)
+
+# When each analytics materialized view (sql/materialized_views.sql) was last refreshed, and how long it took.
+analytics_refreshes = Table(
+    "analytics_refreshes",
+    production_metadata,
+    Column("view_name", Text, primary_key=True),
+    Column("refreshed_at", DateTime(timezone=True), nullable=False),
+    Column("seconds", Float, nullable=False),
+)
+
+# What the ledger keeps of a staging claim that retention removed (final states only; no patient data).
+retired_claims = Table(
+    "retired_claims",
+    staging_metadata,
+    Column("claim_id", Text, primary_key=True),
+    Column("status", Text, nullable=False),
+    Column("batch_id", Text),
+    Column("lines", Integer, nullable=False),
+    Column("diagnoses", Integer, nullable=False),
+    Column("retired_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("retention_run", BigInteger),
+    CheckConstraint("status IN ('done','resolved')", name="status"),
+    Index("ix_retired_claims_batch_id", "batch_id"),
 )

@@ -14,6 +14,7 @@ import psycopg
 
 from claims_tasks.records import CLAIM_FIELDS, DIAGNOSIS_FIELDS, LINE_FIELDS
 from db.models import OPEN_FAILED
+from db.params import text_array
 
 CLAIM_COLUMNS: tuple[str, ...] = (
     *CLAIM_FIELDS,
@@ -41,31 +42,61 @@ FAILED_COLUMNS: tuple[str, ...] = (
 
 @dataclass
 class ChunkWrite:
-    """Rows for one chunk, in the column orders above."""
+    """Rows for one chunk, in the column orders above: as tuples, and (the chunk path's valid claims) as
+    COPY text blocks, which go to PostgreSQL as they are. A writer for another database reads the blocks
+    with copy_rows()."""
 
     claims: list[tuple]
     lines: list[tuple]
     diagnoses: list[tuple]
     failed: list[tuple]
+    claims_text: bytes = b""
+    lines_text: bytes = b""
+    diagnoses_text: bytes = b""
+
+
+def copy_rows(block: bytes) -> list[tuple[str | None, ...]]:
+    """A COPY text block as tuples of text values (None for NULL), for writers that cannot take the text
+    (arrays stay literals such as {25,59}). The chunk path only emits blocks without escapes."""
+    return [tuple(None if v == "\\N" else v for v in row.split("\t")) for row in block.decode().splitlines()]
 
 
 def existing_outcomes(conn: psycopg.Connection, claim_ids: Sequence[str]) -> dict[str, str]:
     """Claims of this list that production already holds: 'done' (or 'review' when the model routed it
     there) if in claims, 'failed' if an open failure. (A closed failure — repaired, resolved, voided — is
     history: the claim may be processed again.)"""
-    ids = list(claim_ids)
-    found = {
-        cid: "review" if review else "done"
-        for cid, review in conn.execute(
-            "SELECT claim_id, routed_to_review FROM claims WHERE claim_id = ANY(%s)", (ids,)
-        )
-    }
-    for (cid,) in conn.execute(
-        "SELECT claim_id FROM failed_claims WHERE claim_id = ANY(%s) AND status = ANY(%s)",
-        (ids, list(OPEN_FAILED)),
-    ):
-        found.setdefault(cid, "failed")
+    found: dict[str, str] = {}
+    for cid, outcome, _first in conn.execute(EXISTING_QUERY, (text_array(claim_ids), list(OPEN_FAILED))):
+        found.setdefault(cid, outcome)  # claims rows come first: a claim in production is done
     return found
+
+
+def claims_held(conn: psycopg.Connection, claim_ids: Sequence[str]) -> dict[str, str]:
+    """existing_outcomes' claims half: 'done' or 'review' for claims this database holds (a claims shard)."""
+    rows = conn.execute(
+        "SELECT claim_id, routed_to_review FROM claims WHERE claim_id = ANY(%s)", (text_array(claim_ids),)
+    )
+    return {cid: "review" if review else "done" for cid, review in rows}
+
+
+def open_failures(conn: psycopg.Connection, claim_ids: Sequence[str]) -> set[str]:
+    """existing_outcomes' failures half: claims with an open failure here (the home database)."""
+    rows = conn.execute(
+        "SELECT claim_id FROM failed_claims WHERE claim_id = ANY(%s) AND status = ANY(%s)",
+        (text_array(claim_ids), list(OPEN_FAILED)),
+    )
+    return {r[0] for r in rows}
+
+
+# One round trip for both tables; the ids are sent once.
+EXISTING_QUERY = """
+WITH ids AS (SELECT unnest(%s::text[]) AS claim_id)
+SELECT c.claim_id, CASE WHEN c.routed_to_review THEN 'review' ELSE 'done' END, 0 AS k
+FROM claims c JOIN ids USING (claim_id)
+UNION ALL
+SELECT f.claim_id, 'failed', 1 FROM failed_claims f JOIN ids USING (claim_id) WHERE f.status = ANY(%s)
+ORDER BY k
+"""
 
 
 def remove_outcomes(conn: psycopg.Connection, batch_id: str, outcomes: Mapping[str, str]) -> int:
@@ -74,7 +105,7 @@ def remove_outcomes(conn: psycopg.Connection, batch_id: str, outcomes: Mapping[s
     failed = [cid for cid, s in outcomes.items() if s == "failed"]
     for table in ("claim_lines", "claim_diagnoses"):
         conn.execute(
-            f"DELETE FROM {table} t USING claims c WHERE t.claim_id = c.claim_id"
+            f"DELETE FROM {table} t USING claims c WHERE t.claim_id = c.claim_id"  # nosec B608 # column lists are code constants (records.*_FIELDS); values are bound parameters
             " AND c.claim_id = ANY(%s) AND c.batch_id = %s",
             (done, batch_id),
         )
@@ -94,9 +125,18 @@ def _copy_in(conn: psycopg.Connection, table: str, columns: Sequence[str], rows:
             copy.write_row(row)
 
 
+def _copy_text(conn: psycopg.Connection, table: str, columns: Sequence[str], block: bytes) -> None:
+    if block:
+        with conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            copy.write(block)
+
+
 def write_rows(conn: psycopg.Connection, write: ChunkWrite) -> None:
     """Write a chunk's outcome rows in the caller's transaction."""
     _copy_in(conn, "claims", CLAIM_COLUMNS, write.claims)
+    _copy_text(conn, "claims", CLAIM_COLUMNS, write.claims_text)
     _copy_in(conn, "claim_lines", LINE_FIELDS, write.lines)
+    _copy_text(conn, "claim_lines", LINE_FIELDS, write.lines_text)
     _copy_in(conn, "claim_diagnoses", DIAGNOSIS_FIELDS, write.diagnoses)
+    _copy_text(conn, "claim_diagnoses", DIAGNOSIS_FIELDS, write.diagnoses_text)
     _copy_in(conn, "failed_claims", FAILED_COLUMNS, write.failed)

@@ -61,7 +61,7 @@ def _row(row: tuple) -> FailedClaim:
 def open_failure(conn: psycopg.Connection, claim_id: str, *, lock: bool = False) -> FailedClaim:
     """The claim's open failure, or a ClaimsError naming the claim."""
     row = conn.execute(
-        f"SELECT {_COLUMNS} FROM failed_claims WHERE claim_id = %s AND status = ANY(%s)"
+        f"SELECT {_COLUMNS} FROM failed_claims WHERE claim_id = %s AND status = ANY(%s)"  # nosec B608 # column lists are code constants (records.*_FIELDS); values are bound parameters
         + (" FOR UPDATE" if lock else ""),
         (claim_id, list(OPEN_FAILED)),
     ).fetchone()
@@ -73,7 +73,7 @@ def open_failure(conn: psycopg.Connection, claim_id: str, *, lock: bool = False)
 def latest_failure(conn: psycopg.Connection, claim_id: str) -> FailedClaim:
     """The claim's open failure if it has one, else its most recent closed one."""
     row = conn.execute(
-        f"SELECT {_COLUMNS} FROM failed_claims WHERE claim_id = %s ORDER BY (status = ANY(%s)) DESC, id DESC LIMIT 1",
+        f"SELECT {_COLUMNS} FROM failed_claims WHERE claim_id = %s ORDER BY (status = ANY(%s)) DESC, id DESC LIMIT 1",  # nosec B608 # column lists are code constants (records.*_FIELDS); values are bound parameters
         (claim_id, list(OPEN_FAILED)),
     ).fetchone()
     if row is None:
@@ -84,7 +84,7 @@ def latest_failure(conn: psycopg.Connection, claim_id: str) -> FailedClaim:
 def by_status(conn: psycopg.Connection, claim_ids: Sequence[str], statuses: Sequence[str]) -> list[FailedClaim]:
     """Failures of these claims in these statuses, locked for the caller's transaction."""
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM failed_claims WHERE claim_id = ANY(%s) AND status = ANY(%s)"
+        f"SELECT {_COLUMNS} FROM failed_claims WHERE claim_id = ANY(%s) AND status = ANY(%s)"  # nosec B608 # column lists are code constants (records.*_FIELDS); values are bound parameters
         " ORDER BY claim_id FOR UPDATE SKIP LOCKED",
         (list(claim_ids), list(statuses)),
     ).fetchall()
@@ -112,7 +112,7 @@ def transition(
         sets.append("resolved_at = now()")
     sets.append("updated_at = now()")
     params["id"] = failed.id
-    conn.execute(f"UPDATE failed_claims SET {', '.join(sets)} WHERE id = %(id)s", params)
+    conn.execute(f"UPDATE failed_claims SET {', '.join(sets)} WHERE id = %(id)s", params)  # nosec B608 # column names are transition()'s keyword names, chosen by code; values bound
     conn.execute(
         "INSERT INTO review_actions (failed_claim_id, claim_id, actor, action, notes, before, after)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -161,7 +161,7 @@ def list_failed(
             where.append(f"{column} = %s")
             params.append(value)
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM failed_claims WHERE {' AND '.join(where)}"
+        f"SELECT {_COLUMNS} FROM failed_claims WHERE {' AND '.join(where)}"  # nosec B608 # WHERE is assembled from fixed fragments; every value is a bound parameter
         " ORDER BY priority, created_at, id LIMIT %s OFFSET %s",
         (*params, limit, offset),
     ).fetchall()

@@ -21,13 +21,15 @@ from claims_tasks.records import (
 )
 from claims_tasks.rules import EditTables
 from db import batches
+from db.bounds import select_list
 from db.edit_reference import load_edit_tables, reference_version
+from db.params import text_array
 
 _CLAIM_TYPES = [
     "text", "text", "text", "text", "text", "date", "text", "text", "text", "text", "text", "text",
     "text", "text", "date", "date", "numeric", "text", "timestamptz",
 ]  # fmt: skip
-_LINE_TYPES = ["text", "int2", "text", "text[]", "numeric", "numeric", "date", "text", "int2[]"]
+_LINE_TYPES = ["text", "int2", "text", "text[]", "numeric", "numeric", "date", "text", "int2[]", "text"]
 _DIAGNOSIS_TYPES = ["text", "int2", "text"]
 
 
@@ -55,7 +57,8 @@ def _load(conn: psycopg.Connection, where: str, params: Sequence[object]) -> lis
     claim_rows = list(
         _copy_rows(
             conn,
-            f"COPY (SELECT {', '.join(CLAIM_FIELDS)} FROM staging.claims WHERE {where}) TO STDOUT",
+            # Dates Python cannot hold come back clamped (db/bounds.py): one must not fail its whole chunk.
+            f"COPY (SELECT {select_list(CLAIM_FIELDS)} FROM staging.claims WHERE {where}) TO STDOUT",  # nosec B608 # column lists are code constants (records.*_FIELDS); values are bound parameters
             params,
             _CLAIM_TYPES,
         )
@@ -64,18 +67,18 @@ def _load(conn: psycopg.Connection, where: str, params: Sequence[object]) -> lis
         return []
     ids = [row[0] for row in claim_rows]
     lines: dict[str, list[Line]] = defaultdict(list)
-    for cid, num, code, mods, units, charge, sdate, pos, ptrs in _copy_rows(
+    for cid, num, code, mods, units, charge, sdate, pos, ptrs, revenue in _copy_rows(
         conn,
-        f"COPY (SELECT {', '.join(LINE_FIELDS)} FROM staging.claim_lines"
+        f"COPY (SELECT {select_list(LINE_FIELDS)} FROM staging.claim_lines"  # nosec B608 # column lists are code constants (records.*_FIELDS); values are bound parameters
         " WHERE claim_id = ANY(%s) ORDER BY claim_id, line_number) TO STDOUT",
         (ids,),
         _LINE_TYPES,
     ):
-        lines[cid].append(Line(num, code, tuple(mods or ()), units, charge, sdate, pos, tuple(ptrs or ())))
+        lines[cid].append(Line(num, code, tuple(mods or ()), units, charge, sdate, pos, tuple(ptrs or ()), revenue))
     diagnoses: dict[str, list[Diagnosis]] = defaultdict(list)
     for cid, seq, code in _copy_rows(
         conn,
-        f"COPY (SELECT {', '.join(DIAGNOSIS_FIELDS)} FROM staging.claim_diagnoses"
+        f"COPY (SELECT {', '.join(DIAGNOSIS_FIELDS)} FROM staging.claim_diagnoses"  # nosec B608 # column lists are code constants (records.*_FIELDS); values are bound parameters
         " WHERE claim_id = ANY(%s) ORDER BY claim_id, sequence) TO STDOUT",
         (ids,),
         _DIAGNOSIS_TYPES,
@@ -92,20 +95,31 @@ def write_corrections(conn: psycopg.Connection, claim: Claim) -> None:
     encrypted payload)."""
     editable = [f for f in CLAIM_FIELDS if f not in ("claim_id", "facility_id", "received_at")]
     conn.execute(
-        f"UPDATE staging.claims SET {', '.join(f'{f} = %s' for f in editable)}, updated_at = now() WHERE claim_id = %s",
+        f"UPDATE staging.claims SET {', '.join(f'{f} = %s' for f in editable)}, updated_at = now() WHERE claim_id = %s",  # nosec B608 # column lists are code constants (records.*_FIELDS); values are bound parameters
         (*(getattr(claim, f) for f in editable), claim.claim_id),
     )
     conn.execute("DELETE FROM staging.claim_lines WHERE claim_id = %s", (claim.claim_id,))
     conn.execute("DELETE FROM staging.claim_diagnoses WHERE claim_id = %s", (claim.claim_id,))
     cur = conn.cursor()
     cur.executemany(
-        f"INSERT INTO staging.claim_lines ({', '.join(LINE_FIELDS)}) VALUES ({', '.join(['%s'] * len(LINE_FIELDS))})",
+        f"INSERT INTO staging.claim_lines ({', '.join(LINE_FIELDS)}) VALUES ({', '.join(['%s'] * len(LINE_FIELDS))})",  # nosec B608 # column lists are code constants (records.*_FIELDS); values are bound parameters
         line_rows(claim),
     )
     cur.executemany(
         "INSERT INTO staging.claim_diagnoses (claim_id, sequence, icd10_code) VALUES (%s, %s, %s)",
         diagnosis_rows(claim),
     )
+
+
+MARK_OUTCOMES = """
+WITH flipped AS (
+    UPDATE staging.claims c SET status = o.status, updated_at = now()
+    FROM unnest(%s::text[], %s::text[]) AS o(claim_id, status)
+    WHERE c.claim_id = o.claim_id AND c.status = 'queued' AND c.batch_id = %s
+    RETURNING c.status
+)
+SELECT status, count(*) FROM flipped GROUP BY status
+"""
 
 
 def mark_outcomes(conn: psycopg.Connection, batch_id: str, outcomes: Mapping[str, str]) -> dict[str, int]:
@@ -115,16 +129,7 @@ def mark_outcomes(conn: psycopg.Connection, batch_id: str, outcomes: Mapping[str
         return {}
     flipped = dict(
         conn.execute(
-            """
-            WITH flipped AS (
-                UPDATE staging.claims c SET status = o.status, updated_at = now()
-                FROM unnest(%s::text[], %s::text[]) AS o(claim_id, status)
-                WHERE c.claim_id = o.claim_id AND c.status = 'queued' AND c.batch_id = %s
-                RETURNING c.status
-            )
-            SELECT status, count(*) FROM flipped GROUP BY status
-            """,
-            (list(outcomes), list(outcomes.values()), batch_id),
+            MARK_OUTCOMES, (text_array(list(outcomes)), text_array(list(outcomes.values())), batch_id)
         ).fetchall()
     )
     batches.advance_batch(conn, batch_id, flipped)

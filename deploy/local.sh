@@ -78,6 +78,32 @@ ensure_chromium() {
     $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null || die "apt-get install chromium failed"
 }
 
+# Debian packages the tests need, installed only when missing: promtool (Debian's prometheus package) checks
+# deploy/prometheus/ (tests/api/test_monitoring.py); pg_dump/pg_restore for the backup/restore test.
+ensure_debian_tool() {
+    local tool=$1 package=$2
+    command -v "$tool" >/dev/null 2>&1 && return 0
+    command -v apt-get >/dev/null 2>&1 || die "$tool is missing and apt-get is not available: install $package"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    say "installing $package (for $tool)"
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$package" >/dev/null ||
+        die "apt-get install $package failed"
+}
+
+# The same for packages that bring no command: unixODBC and the ODBC drivers (psqlODBC, FreeTDS) the ODBC
+# production writer's tests run through (tests/odbc/, docs/SQLSERVER.md).
+ensure_debian_package() {
+    local package=$1
+    dpkg -s "$package" >/dev/null 2>&1 && return 0
+    command -v apt-get >/dev/null 2>&1 || die "$package is missing and apt-get is not available: install it"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    say "installing $package"
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$package" >/dev/null ||
+        die "apt-get install $package failed"
+}
+
 case "$mode" in
     demo)
         setup_venv
@@ -90,7 +116,14 @@ case "$mode" in
         ensure_postgres
         ensure_redis
         ensure_chromium
-        exec .venv/bin/python -m pytest "$@"
+        ensure_debian_tool promtool prometheus
+        ensure_debian_tool pg_dump postgresql-client
+        ensure_debian_package unixodbc
+        ensure_debian_package odbc-postgresql
+        ensure_debian_package tdsodbc
+        # Two test processes (the machine's two cores; most tests wait on real workers, not the CPU), each
+        # with its own databases and Redis database; the fault suite runs whole on one of them.
+        exec .venv/bin/python -m pytest -n "${CLAIMS_TEST_PROCESSES:-2}" --dist loadgroup "$@"
         ;;
     *)
         die "usage: bash deploy/local.sh demo|test [args]"

@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 from claims_tasks.records import Claim
 from ml import drift, features
 from ml.artifacts import CLEAN, ModelArtifact, ModelError, load
+from ml.frame_features import FeatureRows
 
 VARIANT_A = "A"
 VARIANT_B = "B"
@@ -116,32 +117,34 @@ class Scorer:
     def variant_of(self, claim_id: str) -> str:
         return VARIANT_B if self.ab_share > 0 and ab_fraction(claim_id) < self.ab_share else VARIANT_A
 
-    def score(self, claims: Sequence[Claim]) -> ChunkScores:
-        """Every claim scored by its variant's model, one predict_proba call per model."""
+    def score(self, claims: Sequence[Claim] | FeatureRows) -> ChunkScores:
+        """Every claim scored by its variant's model, one predict_proba call per model. Claims come as
+        records, or with their features already extracted from a chunk's columns (FeatureRows)."""
         out = ChunkScores()
-        if not claims:
+        if not len(claims):
             return out
-        if self.b is None or self.ab_share == 0:
-            groups = [(self.a, list(claims))]
+        if isinstance(claims, FeatureRows):
+            rows = claims
         else:
-            on_b = [self.variant_of(c.claim_id) == VARIANT_B for c in claims]
-            groups = [
-                (self.a, [c for c, b in zip(claims, on_b, strict=True) if not b]),
-                (self.b, [c for c, b in zip(claims, on_b, strict=True) if b]),
-            ]
+            rows = FeatureRows([c.claim_id for c in claims], features.extract(claims))
+        if self.b is None or self.ab_share == 0:
+            groups = [(self.a, rows)]
+        else:
+            on_b = np.fromiter((self.variant_of(cid) == VARIANT_B for cid in rows.claim_ids), dtype=bool)
+            groups = [(self.a, rows.subset(~on_b)), (self.b, rows.subset(on_b))]
         for model, group in groups:
-            if group:
+            if len(group):
                 out.variants.append(self._score_group(model, group, out.by_claim))
         return out
 
-    def _score_group(self, model: ServedModel, claims: list[Claim], into: dict[str, ClaimScore]) -> VariantScores:
+    def _score_group(self, model: ServedModel, rows: FeatureRows, into: dict[str, ClaimScore]) -> VariantScores:
         t0 = time.perf_counter()
-        proba = model.artifact.pipeline.predict_proba(features.extract(claims))
+        proba = model.artifact.pipeline.predict_proba(rows.features)
         risk = 1.0 - proba[:, model.clean_index]
         filters = model.classes[np.argmax(proba, axis=1)]
         seconds = time.perf_counter() - t0
         review = risk > self.review_threshold
-        ids = [c.claim_id for c in claims]
+        ids = rows.claim_ids
         version, variant = model.version, model.variant
         for cid, f, r, rv in zip(ids, filters.tolist(), risk.tolist(), review.tolist(), strict=True):
             into[cid] = ClaimScore(f, r, version, variant, rv)

@@ -17,14 +17,13 @@ from cryptography.fernet import Fernet
 from claims_tasks import config
 from claims_tasks.bootstrap import init_databases
 from db import engines
+from tests.tables import PRODUCTION_TABLES, STAGING_TABLES
 
 PG = os.environ.get("CLAIMS_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
-REDIS_URL = os.environ.get("CLAIMS_TEST_REDIS", "redis://127.0.0.1:6379/13")
-
-STAGING_TABLES = (
-    "claims", "claim_lines", "claim_diagnoses", "seed_defects", "batches", "dead_letters", "x12_interchanges"
-)  # fmt: skip
-PRODUCTION_TABLES = ("claims", "claim_lines", "claim_diagnoses", "failed_claims", "review_actions", "claim_history")
+# One Redis database per pytest-xdist worker (gw0 -> 13, gw1 -> 14, ...): test workers consume the shard
+# queues, and two test processes sharing one database would take each other's chunks.
+_XDIST = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URL = os.environ.get("CLAIMS_TEST_REDIS", f"redis://127.0.0.1:6379/{13 + _XDIST}")
 
 
 # The environment is set when this file is imported, before any test module: importing the Celery tasks
@@ -92,3 +91,22 @@ def staging(settings: config.Settings) -> Iterator[psycopg.Connection]:
 def production(settings: config.Settings) -> Iterator[psycopg.Connection]:
     with psycopg.connect(settings.production_dsn, autocommit=True) as conn:
         yield conn
+
+
+# The fault-injection table (tests/reliability): each test attaches its line to its report, so the table is
+# printed at the end of the run by the process that prints the summary, pytest-xdist's controller included.
+FAULT_HEADER = "fault, claims, lost, duplicated, seconds"
+_FAULT_LINES: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _FAULT_LINES.extend(value for key, value in report.user_properties if key == "fault")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FAULT_LINES:
+        terminalreporter.section("fault injection")
+        terminalreporter.write_line(FAULT_HEADER)
+        for line in _FAULT_LINES:
+            terminalreporter.write_line(line)

@@ -25,6 +25,7 @@ def insert_claims(conn: psycopg.Connection, claims: Sequence[Claim]) -> None:
                         ln.service_date,
                         ln.place_of_service,
                         list(ln.diagnosis_pointers),
+                        ln.revenue_code,
                     )
                 )
     with cur.copy(f"COPY staging.claim_diagnoses ({', '.join(DIAGNOSIS_FIELDS)}) FROM STDIN") as copy:

@@ -44,8 +44,9 @@ NEEDS_INIT = {"worker", "beat", "api"}
 CELERY_SUBCOMMANDS = {"worker", "beat", "flower"}
 # Variables that are not Settings fields but are read by something in the stack (FLOWER_* by flower, which
 # refuses to start on one that names none of its options).
-ALLOWED_ENV = {"APP_ENV", "APP_CONFIG", "FLOWER_BASIC_AUTH"}
-ALLOWED_ENV_PREFIXES = ("POSTGRES_",)
+ALLOWED_ENV = {"APP_ENV", "APP_CONFIG", "FLOWER_BASIC_AUTH", "ACCEPT_EULA"}
+# Variables the third-party images read (postgres; Microsoft's SQL Server image, the optional mssql profile).
+ALLOWED_ENV_PREFIXES = ("POSTGRES_", "MSSQL_")
 # Variables compose only interpolates (never passed to a container): documented in .env.example.
 COMPOSE_ONLY_VARS = {"API_PORT", "FLOWER_PORT"}
 SECRET_VARS = {f"CLAIMS_{name.upper()}" for name in config.SECRET_FIELDS} | {"FLOWER_BASIC_AUTH"}
@@ -519,15 +520,55 @@ def check_volumes(doc: dict[str, Any]) -> Problems:
 
 def check_healthchecks(doc: dict[str, Any]) -> Problems:
     svc, problems = services(doc), []
-    expect = {"postgres": "pg_isready", "redis": "redis-cli", "api": "/health"}
+    expect = {"postgres": "pg_isready", "redis": "redis-cli", "api": "/health", "worker": "inspect ping",
+              "beat": "celerybeat-schedule", "flower": "/healthcheck"}  # fmt: skip
+    for name in sorted(set(svc) - {"init"} - set(expect)):
+        if not (svc[name].get("healthcheck") or {}).get("test"):
+            problems.append(f"{name}: a long-running service needs a healthcheck")
     for name, needle in expect.items():
         test = (svc.get(name, {}).get("healthcheck") or {}).get("test") or []
         if needle not in (test if isinstance(test, str) else " ".join(map(str, test))):
             problems.append(f"{name}: healthcheck should use {needle}, has {test}")
-    url = _healthcheck_url(svc.get("api", {}))
-    port = _flag_value(argv(svc.get("api", {})), "--port")
-    if url and port and urlsplit(url).port != int(port):
-        problems.append(f"api: healthcheck calls port {urlsplit(url).port}, uvicorn listens on {port}")
+    for name in ("api", "flower"):
+        url = _healthcheck_url(svc.get(name, {}))
+        port = _flag_value(argv(svc.get(name, {})), "--port")
+        if url and port and urlsplit(url).port != int(port):
+            problems.append(f"{name}: healthcheck calls port {urlsplit(url).port}, it listens on {port}")
+    schedule = _flag_value(argv(svc.get("beat", {})), "--schedule")
+    beat_test = " ".join(map(str, (svc.get("beat", {}).get("healthcheck") or {}).get("test") or []))
+    if schedule and schedule not in beat_test:
+        problems.append(f"beat: healthcheck does not look at its --schedule file {schedule}")
+    return problems
+
+
+def check_worker_queues(doc: dict[str, Any]) -> Problems:
+    """Each worker consumes every shard queue, or the subset CLAIMS_WORKER_QUEUES names, which must be an
+    interpolation (set per deployment, `CLAIMS_WORKER_QUEUES=0,1 docker compose up worker`) that resolves to
+    queues the shard count declares, whatever value it is given."""
+    from claims_tasks.sharding import DEAD_LETTER_QUEUE, DISPATCH_QUEUE, RETRY_QUEUE, shard_queues
+    from claims_tasks.worker_queues import resolve as resolve_queues
+
+    problems = []
+    for name, service in services(doc).items():
+        args = argv(service)
+        if args[:1] != ["celery"] or "worker" not in args:
+            continue
+        env = environment(service)
+        raw = env.get("CLAIMS_WORKER_QUEUES")
+        if raw is None:
+            problems.append(
+                f"{name}: set CLAIMS_WORKER_QUEUES: ${{CLAIMS_WORKER_QUEUES:-}} so a deployment can pick shards"
+            )
+            continue
+        if "${CLAIMS_WORKER_QUEUES" not in raw:
+            problems.append(f"{name}: CLAIMS_WORKER_QUEUES must be an interpolation, not the fixed {raw!r}")
+        shards = int(resolve(env.get("CLAIMS_SHARDS", "4")) or 4)
+        declared = [DISPATCH_QUEUE, *shard_queues(shards), RETRY_QUEUE, DEAD_LETTER_QUEUE]
+        for given in ({}, {"CLAIMS_WORKER_QUEUES": "0,claims.dispatch"}):
+            try:
+                resolve_queues(resolve(raw, given), shards, declared)
+            except ConfigError as exc:
+                problems.append(f"{name}: {exc}")
     return problems
 
 
@@ -607,7 +648,7 @@ def check_env_example(text: str, compose_text: str) -> Problems:
     for var in sorted(documented):
         if var.startswith("CLAIMS_") and var.removeprefix("CLAIMS_").lower() not in config.Settings.model_fields:
             problems.append(f".env.example: {var} is not a setting")
-        elif not var.startswith("CLAIMS_") and var not in ALLOWED_ENV | COMPOSE_ONLY_VARS:
+        elif not var.startswith(("CLAIMS_", *ALLOWED_ENV_PREFIXES)) and var not in ALLOWED_ENV | COMPOSE_ONLY_VARS:
             problems.append(f".env.example: {var} is read by nothing known")
     for var in sorted(SECRET_VARS & set(documented)):
         if _FERNET_LIKE.search(documented[var]):
@@ -663,6 +704,10 @@ def test_volumes(compose: dict[str, Any]) -> None:
 
 def test_healthchecks(compose: dict[str, Any]) -> None:
     assert check_healthchecks(compose) == []
+
+
+def test_worker_queues(compose: dict[str, Any]) -> None:
+    assert check_worker_queues(compose) == []
 
 
 def test_dockerfile() -> None:
@@ -749,6 +794,18 @@ BROKEN_COMPOSE = [
      check_healthchecks, "port 80"),
     ("health-pg", _set("services.postgres.healthcheck.test", ["CMD", "true"]), check_healthchecks,
      "pg_isready"),
+    ("health-worker", lambda d: d["services"]["worker"].pop("healthcheck"), check_healthchecks, "inspect ping"),
+    ("health-flower-port", _set("services.flower.healthcheck.test", ["CMD", "curl", "http://127.0.0.1:80/healthcheck"]),
+     check_healthchecks, "port 80"),
+    ("health-beat-file", _set("services.beat.command", "celery -A claims_tasks beat --schedule /var/x"),
+     check_healthchecks, "--schedule file /var/x"),
+    ("health-extra", _set("services.extra", {"image": "busybox"}), check_healthchecks, "extra: a long-running"),
+    ("queues-missing", lambda d: d["services"]["worker"]["environment"].pop("CLAIMS_WORKER_QUEUES"),
+     check_worker_queues, "so a deployment can pick shards"),
+    ("queues-fixed", _add_env("worker", "CLAIMS_WORKER_QUEUES", "0,1"), check_worker_queues,
+     "must be an interpolation"),
+    ("queues-bad-default", _add_env("worker", "CLAIMS_WORKER_QUEUES", "${CLAIMS_WORKER_QUEUES:-7}"),
+     check_worker_queues, "shard 7 does not exist"),
 ]
 # fmt: on
 

@@ -32,7 +32,7 @@ def test_defaults(workdir: Path) -> None:
     assert s.staging_dsn == "postgresql://postgres@127.0.0.1:5432/staging_process"
     assert s.production_dsn == "postgresql://postgres@127.0.0.1:5432/smart_pro_claims"
     assert s.broker_url == "redis://127.0.0.1:6379/0"
-    assert (s.shards, s.chunk_size) == (4, 1000)
+    assert (s.shards, s.chunk_size) == (4, 4000)
     assert s.encryption_keys() == []
 
 

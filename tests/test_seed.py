@@ -148,7 +148,7 @@ def _load(conn: psycopg.Connection) -> list[Claim]:
     lines: dict[str, list[Line]] = defaultdict(list)
     for row in conn.execute(f"SELECT {', '.join(LINE_FIELDS)} FROM staging.claim_lines ORDER BY 1, 2"):
         lines[row[0]].append(
-            Line(row[1], row[2], tuple(row[3] or ()), row[4], row[5], row[6], row[7], tuple(row[8] or ()))
+            Line(row[1], row[2], tuple(row[3] or ()), row[4], row[5], row[6], row[7], tuple(row[8] or ()), row[9])
         )
     dx: dict[str, list[Diagnosis]] = defaultdict(list)
     for row in conn.execute(f"SELECT {', '.join(DIAGNOSIS_FIELDS)} FROM staging.claim_diagnoses ORDER BY 1, 2"):

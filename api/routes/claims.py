@@ -6,6 +6,7 @@ claim, keeps the previous version in claim_history and audits the change.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -14,6 +15,7 @@ from api.deps import ResourcesDep, ReviewerDep
 from api.errors import ApiError
 from api.routes.review import refusals_as_422
 from api.schemas import AUTHENTICATED, ID_PATTERN, AmendBody, AmendOutcome, error_responses
+from claims_tasks import shard_io
 from claims_tasks.amend import amend_claim
 
 router = APIRouter(tags=["claims"], responses=error_responses(*AUTHENTICATED, 400, 403, 404))
@@ -27,13 +29,14 @@ def amend(
     res: ResourcesDep,
 ) -> AmendOutcome:
     """Replace (7, with changes) or void (8) a claim in production; the previous version is kept."""
-    with res.production.connection() as conn:
-        found = conn.execute("SELECT 1 FROM claims WHERE claim_id = %s", (claim_id,)).fetchone()
-    if found is None:
+    # Sharded production (CLAIMS_PRODUCTION_SHARDS): the amendment runs in the shard holding the claim.
+    workflow = res.workflow()
+    holder = shard_io.pool_holding(workflow, claim_id)
+    if holder is None:
         raise ApiError(404, "not_found", f"claim {claim_id} is not in production")
     with refusals_as_422(f"amend claim {claim_id}"):
         version = amend_claim(
-            res.workflow(),
+            replace(workflow, production=holder) if holder is not workflow.production else workflow,
             claim_id,
             body.frequency,
             actor=who.actor,

@@ -12,7 +12,11 @@ RULE_CATALOGUE: dict[str, tuple[str, str]] = {
     "REQUIRED_FIELD": ("validation", "a required claim field is missing or blank"),
     "LINES_MISSING": ("validation", "the claim has no service lines"),
     "DIAGNOSIS_MISSING": ("validation", "the claim has no diagnoses"),
-    "LINE_REQUIRED_FIELD": ("validation", "a line is missing procedure_code, units or line_charge"),
+    "LINE_REQUIRED_FIELD": (
+        "validation",
+        "a line is missing units or line_charge, or has neither a procedure_code nor a revenue_code",
+    ),
+    "REVENUE_CODE_INVALID": ("validation", "a line's revenue_code is not a 4-digit NUBC revenue code"),
     "SEX_INVALID": ("data_quality", "sex is not one of M, F, U"),
     # --- dates
     "DATE_RANGE_INVERTED": ("validation", "service_from is after service_to"),

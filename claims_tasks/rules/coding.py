@@ -16,6 +16,8 @@ ICD10_RE = re.compile(r"[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?")
 # CPT (5 characters: Category I numeric or ending A/M, Category II ending F, Category III ending T, PLA
 # ending U) and HCPCS Level II (a letter + 4 digits; the format leaves out D, F, I, N, O and W-Z).
 PROCEDURE_RE = re.compile(r"[A-CEGHJ-MP-V0-9][0-9]{3}[AFMTU0-9]")
+# NUBC revenue code (UB-04 FL 42, X12 837I SV201): four digits, leading zero kept (0120 room and board).
+REVENUE_CODE_RE = re.compile(r"[0-9]{4}")
 
 # Codes already seen to be well-formed: a set lookup is several times cheaper than a regex match, and a
 # fleet sees a few thousand distinct codes. Capped so a stream of junk cannot grow it without bound;
@@ -106,16 +108,33 @@ def check_diagnosis_pointers(claim: Claim, ctx: RuleContext) -> list[RuleFailure
     return out
 
 
+def revenue_code_ok(code: str | None) -> bool:
+    """True when a line's revenue code passes REVENUE_CODE_INVALID: absent, blank, or four ASCII digits."""
+    return code is None or blank(code) or REVENUE_CODE_RE.fullmatch(code) is not None
+
+
 def check_procedure_format(claim: Claim, ctx: RuleContext) -> list[RuleFailure]:
-    """CPT_FORMAT: each line's procedure code matches the CPT/HCPCS Level II shape.
+    """CPT_FORMAT: each line's procedure code matches the CPT/HCPCS Level II shape. REVENUE_CODE_INVALID:
+    each line's revenue code, when present, is four digits. One pass over the lines for both codes.
 
     Source: AMA CPT (5 numerics; Category II ends F, Category III ends T, PLA ends U) and the CMS HCPCS
     Level II alpha-numeric code set (a letter A-V then 4 digits); format
-    ^[A-CEGHJ-MP-V0-9][0-9]{3}[AFMTU0-9]$. A blank code is LINE_REQUIRED_FIELD's, not this rule's.
+    ^[A-CEGHJ-MP-V0-9][0-9]{3}[AFMTU0-9]$. Revenue codes: NUBC UB-04 Data Specifications Manual, form
+    locator 42 (four digits with the leading zero, e.g. 0120, 0450); X12 837I SV201. A blank code is
+    LINE_REQUIRED_FIELD's, not this rule's.
     """
     out: list[RuleFailure] = []
     good, match = _GOOD_PROCEDURES, PROCEDURE_RE.fullmatch
     for i, line in enumerate(claim.lines):
+        revenue = line.revenue_code
+        if revenue is not None and not revenue_code_ok(revenue):  # professional lines have none
+            out.append(
+                failure(
+                    "REVENUE_CODE_INVALID",
+                    f"lines[{i}].revenue_code",
+                    f"line {line.line_number} revenue_code {show(revenue)} is not a 4-digit NUBC revenue code",
+                )
+            )
         code = line.procedure_code
         if code in good or code is None or blank(code):
             continue

@@ -26,7 +26,8 @@ MAI_PER_LINE = 1
 
 def check_procedure_codes(claim: Claim, ctx: RuleContext) -> list[RuleFailure]:
     """CPT_UNKNOWN, MODIFIER_INVALID, MUE_EXCEEDED, PRIOR_AUTH_MISSING: the line-level code edits, in one
-    pass over the lines (each check on its rare path only; see the helpers for each code's source).
+    pass over the lines (each check on its rare path only; see the helpers for each code's source). Lines
+    without a procedure code (an institutional line with a revenue code only) are skipped, modifiers aside.
 
     An empty table skips its edit: known codes (ctx.known_procedures, the RVU table, with
     ctx.edits.known_procedures), ctx.edits.modifiers, ctx.edits.mue, ctx.edits.prior_auth.
@@ -46,16 +47,18 @@ def check_procedure_codes(claim: Claim, ctx: RuleContext) -> list[RuleFailure]:
     bad_modifiers = over = needs_auth = False
     for i, line in enumerate(claim.lines):
         code = line.procedure_code
-        if check_known and code not in priced and code not in listed:
-            unknown.append(i)
         if valid_modifiers and line.modifiers:
             for modifier in line.modifiers:
                 if modifier not in valid_modifiers:
                     bad_modifiers = True
+        if code is None:  # a revenue-code-only line (837I): no procedure edit applies
+            continue
+        if check_known and code not in priced and code not in listed:
+            unknown.append(i)
         if mue and not over:
             limit = mue.get(code)  # type: ignore[arg-type]  # None is simply not found
             units = line.units
-            over = limit is not None and units is not None and units > limit[0]
+            over = limit is not None and units is not None and units.is_finite() and units > limit[0]
         if code in auth_codes:
             needs_auth = True
     out: list[RuleFailure] = []
@@ -136,7 +139,8 @@ def _mue_failures(claim: Claim, mue: Mapping[str, tuple[int, int]]) -> list[Rule
     for i, line in enumerate(claim.lines):
         limit = mue.get(line.procedure_code)  # type: ignore[arg-type]
         units = line.units
-        if limit is None or units is None or not units > _ZERO:  # NaN is not > 0
+        # NaN units are UNITS_INVALID's; comparing a Decimal NaN raises, so test finiteness first.
+        if limit is None or units is None or not units.is_finite() or not units > _ZERO:
             continue
         most, mai = limit
         code = line.procedure_code

@@ -62,10 +62,12 @@ def check_required_fields(claim: Claim, ctx: RuleContext) -> list[RuleFailure]:
 
 def check_lines_present(claim: Claim, ctx: RuleContext) -> list[RuleFailure]:
     """LINES_MISSING, DIAGNOSIS_MISSING, LINE_REQUIRED_FIELD: a claim needs lines, diagnoses, and each line
-    a procedure code, units and a charge.
+    a procedure code or a revenue code, units and a charge.
 
     Source: X12 837P loop 2400 (at least one service line, SV101-2 procedure, SV102 charge, SV104 units)
-    and HI segment (at least one diagnosis); CMS-1500 items 21 and 24D-24G.
+    and HI segment (at least one diagnosis); CMS-1500 items 21 and 24D-24G. X12 837I (005010X223A2) loop
+    2400: SV201 revenue code is required and SV202 procedure situational (room and board 0120 comes
+    without HCPCS); UB-04 form locators 42-44. A line with neither is reported on its procedure_code.
     Fields of lines are named by position in claim.lines, e.g. "lines[2].units" is the third line.
     """
     out: list[RuleFailure] = []
@@ -75,8 +77,14 @@ def check_lines_present(claim: Claim, ctx: RuleContext) -> list[RuleFailure]:
         out.append(failure("DIAGNOSIS_MISSING", "diagnoses", "the claim has no diagnoses"))
     for i, line in enumerate(claim.lines):
         code = line.procedure_code
-        if not code or code.isspace():
-            out.append(_line_missing(i, line.line_number, "procedure_code"))
+        if (not code or code.isspace()) and blank(line.revenue_code):
+            out.append(
+                failure(
+                    "LINE_REQUIRED_FIELD",
+                    f"lines[{i}].procedure_code",
+                    f"line {line.line_number} has neither a procedure_code nor a revenue_code",
+                )
+            )
         if line.units is None:
             out.append(_line_missing(i, line.line_number, "units"))
         if line.line_charge is None:

@@ -281,7 +281,7 @@ class ClaimMapper:
         for number, proc, mods, units, charge, day, line_pos, ptrs, day_to, revenue, basis, _ in self.lines:
             if professional and line_pos is None:
                 line_pos = pos  # SV105 is sent only when it differs from CLM05-1
-            lines.append((claim_id, number, proc, mods, units, charge, day, line_pos, ptrs, day_to, revenue, basis))
+            lines.append((claim_id, number, proc, mods, units, charge, day, line_pos, ptrs, revenue, day_to, basis))
 
         principal = [x for x in found if x[0] in _PRINCIPAL]
         if found and not principal:

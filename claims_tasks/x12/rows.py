@@ -17,7 +17,8 @@ CLAIM_COLUMNS: tuple[str, ...] = (
     "attending_npi",
     "service_facility_npi",
 )
-LINE_COLUMNS: tuple[str, ...] = (*LINE_FIELDS, "service_date_to", "revenue_code", "unit_basis")
+# revenue_code (SV201) is one of LINE_FIELDS: the pipeline carries it to production.
+LINE_COLUMNS: tuple[str, ...] = (*LINE_FIELDS, "service_date_to", "unit_basis")
 DIAGNOSIS_COLUMNS: tuple[str, ...] = (*DIAGNOSIS_FIELDS, "qualifier")
 
 UNKNOWN_FACILITY_PREFIX = "NPI:"

@@ -21,9 +21,9 @@ from claims_tasks.dead_letters import redrive
 from claims_tasks.resources import WorkerResources, build_resources
 from claims_tasks.sharding import RETRY_QUEUE, shard_queue
 from claims_tasks.tasks import publish_letter, repair_claims, run_dispatch, sweep
-from db import engines
 from tests.factories import insert_claims, make_valid_claims
 from tests.failures.helpers import process_all, retry_ids
+from tests.reliability.harness import allow_connections
 from tests.workers import WorkerProcess, wait_for_ledger
 
 pytestmark = pytest.mark.slow
@@ -74,14 +74,8 @@ def test_high_value_repairs_overtake_low_on_the_retry_queue(
 
 
 def _block_production(settings: Settings, allow: bool) -> None:
-    name = engines.database_name(settings.production_dsn)
-    with psycopg.connect(engines.with_database(settings.production_dsn, "postgres"), autocommit=True) as conn:
-        conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {str(allow).lower()}')
-        if not allow:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
+    # The same fault as tests/reliability/test_database_outage.py, which runs it mid-batch for longer.
+    allow_connections(settings.production_dsn, allow)
 
 
 def test_production_outage_dead_letters_then_replays_to_completion(

@@ -120,3 +120,13 @@ def test_key_ignores_modifier_order_and_uses_billing_npi_without_rendering():
     assert next(line_keys(no_rendering))[1][2] == a.billing_npi
     assert chunk_keys([a, replace(b, claim_frequency="7")]) == {k for _, k in line_keys(a)}
     assert list(line_keys(replace(a, subscriber_id=None))) == []
+
+
+def test_revenue_code_only_lines_are_not_keyed():
+    # The duplicate key is procedure based; a line with a revenue code only has no key and matches nothing.
+    lines = tuple(replace(ln, procedure_code=None, modifiers=(), revenue_code="0120") for ln in ORIGINAL.lines)
+    inpatient = replace(ORIGINAL, lines=lines)
+    again = replace(inpatient, claim_id="C-0002")
+    assert list(line_keys(inpatient)) == []
+    assert check(again, ctx_for(inpatient, again)) == []
+    assert validate_chunk([inpatient, again], ctx_for(inpatient, again)) == {"C-0001": [], "C-0002": []}

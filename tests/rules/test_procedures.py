@@ -188,3 +188,21 @@ def test_messages_name_code_and_value():
     assert "'99213'" in messages["MUE_EXCEEDED"] and "2 units" in messages["MUE_EXCEEDED"]
     assert "'ZZ'" in messages["MODIFIER_INVALID"]
     assert EDITS.ncci_codes == {"97530", "97140", "80053", "82947"}
+
+
+def test_revenue_code_only_lines_skip_the_procedure_edits():
+    # An inpatient claim (837I): no line has a procedure code; two on one date, payer PAY01 has a prior-auth
+    # table, and the MUE/NCCI tables are loaded. Nothing to flag, nothing raised (no SYSTEM_RULE_ERROR).
+    inpatient = two_lines(
+        {"procedure_code": None, "revenue_code": "0120", "units": Decimal(3)},
+        {"procedure_code": None, "revenue_code": "0250", "service_date": date(2025, 6, 1)},
+        payer_id="PAY01",
+    )
+    assert check(inpatient, EDIT_CTX) == []
+    # Beside a procedure line, that line's edits still fire, once, naming it.
+    mixed = two_lines(
+        {"procedure_code": "72148", "units": Decimal(1)},
+        {"procedure_code": None, "revenue_code": "0120"},
+        payer_id="PAY01",
+    )
+    assert check(mixed, EDIT_CTX) == [("PRIOR_AUTH_MISSING", E, "prior_auth_number")]

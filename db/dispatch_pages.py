@@ -1,0 +1,62 @@
+"""The dispatcher's statements: where the pages of `new` claims start and end, and marking one page.
+
+A page is a range of claim ids (keyset bounds found through the partial index on `new` claims), so pages
+are independent and can be marked on several connections at once: PostgreSQL does the work of marking
+(a new row version and index entries per claim) on every core. The marking statement answers with the
+page's ids grouped by facility and value, one array each, instead of a row per claim: decoding a million
+rows was a third of the dispatcher's time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import psycopg
+
+BOUND_QUERY = """
+SELECT claim_id FROM staging.claims WHERE status = 'new' AND claim_id > %(last)s
+ORDER BY claim_id OFFSET %(skip)s LIMIT 1
+"""
+
+# No row locks beyond the UPDATE's own: one dispatcher holds the advisory lock, and the UPDATE re-checks
+# status = 'new' on every row it waits for, so a claim another dispatcher took in the meantime is skipped.
+# `high`: the claim is high value (NaN and infinities are not: no rule lets them through anyway).
+MARK_QUERY = """
+WITH page AS (
+    UPDATE staging.claims c
+    SET status = 'queued', batch_id = %(batch)s, queued_at = now(), updated_at = now(), attempts = c.attempts + 1
+    WHERE c.status = 'new' AND c.claim_id > %(last)s AND (%(upto)s::text IS NULL OR c.claim_id <= %(upto)s)
+    RETURNING c.claim_id, c.facility_id,
+              coalesce(c.total_charge >= %(high)s AND c.total_charge < 'Infinity'::numeric, false) AS high
+)
+SELECT facility_id, high, array_agg(claim_id ORDER BY claim_id COLLATE "C") FROM page GROUP BY 1, 2
+"""
+
+
+def page_bounds(conn: psycopg.Connection, page_size: int, max_claims: int | None) -> Iterator[tuple[str, str | None]]:
+    """(after, up to and including) claim id bounds of successive pages of at most page_size new claims, up to
+    max_claims in all; the last page is open-ended (None) when fewer than a page remain."""
+    if conn.execute("SELECT 1 FROM staging.claims WHERE status = 'new' LIMIT 1").fetchone() is None:
+        return
+    last, left = "", max_claims
+    while left is None or left > 0:
+        size = page_size if left is None else min(page_size, left)
+        row = conn.execute(BOUND_QUERY, {"last": last, "skip": size - 1}).fetchone()
+        if row is None:
+            yield last, None
+            return
+        yield last, row[0]
+        last = row[0]
+        if left is not None:
+            left -= size
+
+
+def mark_page(
+    conn: psycopg.Connection, batch_id: str, after: str, upto: str | None, high_value: float
+) -> list[tuple[str | None, bool, list[str]]]:
+    """Mark the page's new claims `queued` in this batch (the caller commits); returns (facility_id, high
+    value, claim ids in code-point order) groups."""
+    high = Decimal(str(high_value)) if high_value != float("inf") else Decimal("Infinity")
+    params = {"batch": batch_id, "last": after, "upto": upto, "high": high}
+    return [(f, h, list(ids)) for f, h, ids in conn.cursor(binary=True).execute(MARK_QUERY, params)]
