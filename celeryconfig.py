@@ -59,7 +59,10 @@ task_reject_on_worker_lost = True
 # One chunk in hand per process: chunks are large, and a prefetched chunk is stuck if its worker dies.
 worker_prefetch_multiplier = _settings.worker_prefetch_multiplier
 worker_max_tasks_per_child = 10_000
-worker_max_memory_per_child = 400_000  # KiB; a child past this is replaced after its current chunk
+# KiB; a child past this is replaced after its current chunk. A pool process works at ~290-330 MB (model,
+# reference tables, polars and allocator arenas at their chunk size), so the limit sits well above that:
+# it is there to replace a leaking child, not a working one (tests/reliability/test_memory.py).
+worker_max_memory_per_child = 512_000
 
 # Task events, so Flower sees workers and tasks.
 worker_send_task_events = True
