@@ -297,6 +297,17 @@ def requeue_stale_repairs(older_than_s: float) -> int:
     with res.production.connection() as conn:
         stale = review_rows.stale_retrying(conn, int(older_than_s))
         review_rows.touch(conn, [cid for cid, _ in stale])
+        repaired = review_rows.recently_repaired(conn, int(older_than_s))
+    if repaired:
+        # Repaired in production, still `failed` in the ledger: repair_claims heals them (flips staging).
+        with res.staging.connection() as sconn:
+            unflipped = {
+                cid for (cid,) in sconn.execute(
+                    "SELECT claim_id FROM staging.claims WHERE claim_id = ANY(%s) AND status = 'failed'",
+                    ([cid for cid, _ in repaired],),
+                )
+            }  # fmt: skip
+        stale += [(cid, prio) for cid, prio in repaired if cid in unflipped]
     by_priority: dict[int, list[str]] = {}
     for claim_id, priority in stale:
         by_priority.setdefault(priority, []).append(claim_id)

@@ -140,6 +140,20 @@ def stale_retrying(conn: psycopg.Connection, older_than_s: int, limit: int = 10_
     ]
 
 
+def recently_repaired(conn: psycopg.Connection, older_than_s: int, limit: int = 10_000) -> list[tuple[str, int]]:
+    """(claim_id, priority) of repairs written to production between a day and older_than_s ago: a worker
+    killed between that write and the staging flip leaves the ledger `failed` (the sweep checks staging)."""
+    return [
+        (cid, prio)
+        for cid, prio in conn.execute(
+            "SELECT claim_id, priority FROM failed_claims WHERE status = 'repaired'"
+            " AND updated_at < now() - make_interval(secs => %s) AND updated_at > now() - interval '1 day'"
+            " ORDER BY priority, claim_id LIMIT %s",
+            (older_than_s, limit),
+        )
+    ]
+
+
 def touch(conn: psycopg.Connection, claim_ids: Sequence[str]) -> None:
     conn.execute("UPDATE failed_claims SET updated_at = now() WHERE claim_id = ANY(%s) AND status = 'retrying'",
                  (list(claim_ids),))  # fmt: skip
