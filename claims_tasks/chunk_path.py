@@ -153,9 +153,7 @@ def process_chunk(
         break
 
     fresh = {cid: s for cid, s in outcomes.items() if cid not in already}
-    counts.done = sum(1 for s in fresh.values() if s == "done")
-    counts.failed = sum(1 for s in fresh.values() if s == "failed")
-    counts.review = sum(1 for s in fresh.values() if s == "review")
+    counts.count_outcomes(fresh, ())
     try:
         with timed("status"), res.staging.connection() as sconn:
             staging.mark_outcomes(sconn, batch_id, outcomes)

@@ -88,9 +88,7 @@ def process_chunk(res: WorkerResources, batch_id: str, claim_ids: Sequence[str])
         break
 
     fresh = {cid: s for cid, s in written.items() if cid not in already}
-    counts.done = sum(1 for s in fresh.values() if s == "done")
-    counts.failed = sum(1 for s in fresh.values() if s == "failed")
-    counts.review = sum(1 for s in fresh.values() if s == "review")
+    counts.count_outcomes(fresh, ())
     try:
         with stage("status"), res.staging.connection() as sconn:
             staging.mark_outcomes(sconn, batch_id, {**already, **written})

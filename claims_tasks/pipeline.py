@@ -261,9 +261,7 @@ def process_records(res: WorkerResources, batch_id: str, claim_ids: Sequence[str
         counts.already = len(already)
         break
 
-    counts.done = sum(1 for cid, s in outcomes.items() if s == "done" and cid not in already)
-    counts.failed = sum(1 for cid, s in outcomes.items() if s == "failed" and cid not in already)
-    counts.review = sum(1 for cid, s in outcomes.items() if s == "review" and cid not in already)
+    counts.count_outcomes(outcomes, already)
     try:
         with stage("status"), res.staging.connection() as sconn:
             staging.mark_outcomes(sconn, batch_id, outcomes)

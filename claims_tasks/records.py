@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -125,6 +126,11 @@ class ChunkCounts:
     timings_ms: dict[str, float] = field(default_factory=dict)
     # What each model did with the chunk (claims_tasks.scoring.ScoringSummary), for the chunk's metrics.
     scoring: list[Any] = field(default_factory=list)
+
+    def count_outcomes(self, outcomes: Mapping[str, str], already: Container[str]) -> None:
+        """done/failed/review from this delivery's outcomes; claims written by an earlier one don't count."""
+        fresh = [s for cid, s in outcomes.items() if cid not in already]
+        self.done, self.failed, self.review = (fresh.count(s) for s in ("done", "failed", "review"))
 
     def as_dict(self) -> dict[str, Any]:
         return {
