@@ -83,8 +83,25 @@ def wait_for_ledger(staging_dsn: str, production_dsn: str, batch_id: str | None 
         if report.ok:
             return report
         if time.monotonic() > deadline:
-            raise TimeoutError(f"ledger not ok: {report.as_dict()}")
+            raise TimeoutError(f"ledger not ok: {report.as_dict()}\n{_stuck_repairs(staging_dsn, production_dsn)}")
         time.sleep(0.5)
+
+
+def _stuck_repairs(staging_dsn: str, production_dsn: str) -> str:
+    """What a timed-out ledger wait was waiting for: the failed claims' repair rows, oldest first."""
+    with psycopg.connect(staging_dsn) as sconn, psycopg.connect(production_dsn) as pconn:
+        failed = [cid for (cid,) in sconn.execute("SELECT claim_id FROM staging.claims WHERE status = 'failed'")]
+        rows = pconn.execute(
+            "SELECT claim_id, status, attempts, now() - updated_at, now() - created_at,"
+            " EXISTS (SELECT 1 FROM claims p WHERE p.claim_id = f.claim_id)"
+            " FROM failed_claims f WHERE claim_id = ANY(%s) AND status IN ('retrying', 'repaired')"
+            " ORDER BY updated_at LIMIT 10",
+            (failed,),
+        ).fetchall()
+    return (
+        "failed in staging, still in repair (claim, status, attempts, since update, age, in production):\n"
+        + "\n".join(map(str, rows))
+    )
 
 
 def wait_for_batch(staging_dsn: str, batch_id: str, timeout: float = 180) -> tuple[int, int, int, int]:
