@@ -58,6 +58,7 @@ def scratch_databases(scratch: Scratch, shards: int, model_path: Path) -> Iterat
     """Staging and `shards` production databases, migrated, reference data loaded; dropped afterwards."""
     from claims_tasks.config import load_settings
     from db import engines, reference
+    from db.production_reference import sync_production_reference
 
     dsns = [scratch.staging_dsn, *(scratch.production_shard(i) for i in range(shards))]
     try:
@@ -67,6 +68,8 @@ def scratch_databases(scratch: Scratch, shards: int, model_path: Path) -> Iterat
             engines.migrate(dsn, role)
         with engines.connection(scratch.staging_dsn, "staging") as conn:
             reference.load_reference(conn)
+            conn.commit()
+            sync_production_reference(conn, scratch.production_dsn)  # what the workers' rules check
             conn.commit()
         load_settings()  # fail early, with one line, on a bad environment
         yield scratch

@@ -13,6 +13,7 @@ from typing import Any
 from claims_tasks import pipeline
 from claims_tasks.corrections import apply_corrections
 from claims_tasks.errors import ClaimsError
+from claims_tasks.reference_cache import chunk_ids
 from claims_tasks.resources import WorkerResources
 from claims_tasks.rules import validate_claim
 from db import amendments
@@ -44,7 +45,7 @@ def amend_claim(
         if not changed:
             raise ClaimsError(f"replacement for claim {claim_id} changes nothing")
         corrected = replace(corrected, claim_frequency="7")
-        failures = validate_claim(corrected, pipeline.rule_context(res, res.reference()))
+        failures = validate_claim(corrected, pipeline.rule_context(res, res.reference(), chunk_ids([corrected])))
         if failures:
             codes = ", ".join(sorted({f.code for f in failures}))
             raise ClaimsError(f"replacement for claim {claim_id} fails its edits: {codes}")

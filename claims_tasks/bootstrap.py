@@ -13,6 +13,7 @@ from claims_tasks.config import Settings
 from claims_tasks.errors import ConfigError
 from claims_tasks.model_cli import ensure_model
 from db import engines, partitions, reference
+from db.production_reference import sync_production_reference
 from db.writers.dsn import is_odbc
 from db.writers.schema import init_odbc_production
 
@@ -23,6 +24,8 @@ DOTENV = Path(".env")
 class InitReport:
     created: list[str] = field(default_factory=list)
     reference_rows: dict[str, int] = field(default_factory=dict)
+    # Rows changed per production reference master (facilities, payers, financial classes) by the sync.
+    production_reference: dict[str, int] = field(default_factory=dict)
     key_written: Path | None = None
     model: str = ""  # what happened to the filter model: trained, already there, or a warning
     production_schema: str = ""  # an ODBC production target: what init did to it (db/writers/schema.py)
@@ -60,6 +63,9 @@ def init_databases(settings: Settings) -> InitReport:
             partitions.ensure_current(conn, date.today())  # claims' yearly partitions around today (issue 9)
     with engines.connection(settings.staging_dsn, "staging") as conn:
         report.reference_rows = reference.load_reference(conn)
+        conn.commit()
+        # Production holds the copies the rules check (db/production_reference.py): brought in step here.
+        report.production_reference = sync_production_reference(conn, settings.production_dsn)
         conn.commit()
     report.model = ensure_model(settings.model_path)  # trains a small model when there is none
     return report

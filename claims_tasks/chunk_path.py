@@ -35,6 +35,7 @@ from claims_tasks import duplicate_keys as dupcols
 from claims_tasks.columns import ChunkFrame, parse_chunk, plain_text
 from claims_tasks.prescreen import covers, screen
 from claims_tasks.records import ChunkCounts, Claim, RuleFailure
+from claims_tasks.reference_cache import FIELDS
 from claims_tasks.repairs import worth_repairing
 from claims_tasks.resources import WorkerResources
 from claims_tasks.rules import Rule, validate_chunk
@@ -76,7 +77,8 @@ def process_chunk(
         return counts
 
     ref = res.reference()
-    ctx = pipeline.rule_context(res, ref)
+    wanted = {table: frame.claims[name].unique().to_list() for table, name in FIELDS.items()}
+    ctx = pipeline.rule_context(res, ref, wanted)
     ids = frame.ids
     outcomes: dict[str, str] = {}
     for attempt in range(1, WRITE_ATTEMPTS + 1):

@@ -61,6 +61,9 @@ def init() -> None:
         else f"migrations: staging at head; production: {report.production_schema}"
     )
     click.echo("reference data: " + ", ".join(f"{k} {v}" for k, v in report.reference_rows.items()))
+    click.echo(
+        "production reference rows changed: " + ", ".join(f"{k} {v}" for k, v in report.production_reference.items())
+    )
     click.echo(f"model: {report.model}")
     if key_file:
         click.echo(f"wrote a development encryption key to {key_file} (not for production; keep out of git)")
@@ -81,7 +84,9 @@ def seed(n: int, facilities: int, invalid_share: float, seed: int | None) -> Non
     """Write realistic synthetic claims into staging with COPY."""
     from db.seed import seed_claims
 
-    result = seed_claims(get_settings().staging_dsn, n, facilities=facilities, invalid_share=invalid_share, seed=seed)
+    settings = get_settings()
+    result = seed_claims(settings.staging_dsn, n, facilities=facilities, invalid_share=invalid_share, seed=seed,
+                         production_dsn=settings.production_dsn)  # fmt: skip
     click.echo(
         f"seeded {result.claims:,} claims ({result.lines:,} lines, {result.diagnoses:,} diagnoses, "
         f"{result.invalid:,} invalid) in {result.seconds:.1f}s "

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     reader_db_password: SecretStr | None = None
 
     timely_filing_days: int = Field(default=365, ge=1)
+    # Seconds a worker process trusts what it read of production's facilities, payers and financial classes
+    # (claims_tasks/reference_cache.py); a reference load or sync empties the cache sooner.
+    reference_cache_ttl: float = Field(default=300.0, ge=0)
     # Redis re-delivers an unacknowledged chunk after this many seconds; it must exceed the longest chunk.
     visibility_timeout: int = Field(default=1800, ge=1)
     # A claim `queued` longer than this without an outcome is dispatched again (its message was lost).

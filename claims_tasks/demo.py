@@ -67,7 +67,7 @@ def run_demo(claims: int, concurrency: int, timeout: float) -> None:
     check_broker(settings.broker_url)
 
     click.echo(f"2/6 seed {claims:,} synthetic claims into staging")
-    seeded = seed_claims(settings.staging_dsn, claims, invalid_share=0.05)
+    seeded = seed_claims(settings.staging_dsn, claims, invalid_share=0.05, production_dsn=settings.production_dsn)
     click.echo(
         f"  {seeded.claims:,} claims, {seeded.lines:,} lines, {seeded.invalid:,} deliberately invalid, "
         f"in {seeded.seconds:.1f}s"

@@ -17,6 +17,7 @@ from claims_tasks.corrections import apply_corrections
 from claims_tasks.dispatch import new_batch_id
 from claims_tasks.errors import ClaimsError
 from claims_tasks.records import Claim, claim_from_payload
+from claims_tasks.reference_cache import chunk_ids
 from claims_tasks.repairs import apply_repairs
 from claims_tasks.resources import WorkerResources
 from claims_tasks.rules import validate_chunk
@@ -48,13 +49,13 @@ def repair_claims(res: WorkerResources, claim_ids: list[str]) -> RepairCounts:
     """Repair what can be repaired, re-validate, send the fixed claims to production and the rest to review."""
     counts = RepairCounts()
     ref = res.reference()
-    ctx = pipeline.rule_context(res, ref)
     with res.production.connection() as pconn:
         rows = review.by_status(pconn, claim_ids, ["retrying"])
         healed = [r.claim_id for r in review.by_status(pconn, claim_ids, ["repaired"])]
         counts.skipped = len(claim_ids) - len(rows) - len(healed)
         results = {r.claim_id: apply_repairs(_decrypt(res, r)) for r in rows}
-        failures = validate_chunk([x.claim for x in results.values()], ctx)
+        repaired = [x.claim for x in results.values()]
+        failures = validate_chunk(repaired, pipeline.rule_context(res, ref, chunk_ids(repaired)))
         # Repaired claims are scored like any other: the prediction is written with them, and a high risk
         # sends them to review rather than done.
         scores, unscorable = pipeline.score_isolating(

@@ -66,6 +66,11 @@ METRICS: dict[str, MetricDef] = {
     "query_calls": MetricDef("counter", "Statements run by worker connections.", ("statement",)),
     "query_seconds": MetricDef("counter", "Wall time of statements run by worker connections.", ("statement",)),
     "rvu_cache_lookups": MetricDef("counter", "RVU price lookups by where they were answered.", ("result",)),
+    # Production's facilities, payers and financial classes (claims_tasks/reference_cache.py): a chunk's
+    # distinct ids answered from the process's memory (hit) or asked of production (miss).
+    "reference_cache_lookups": MetricDef(
+        "counter", "Reference id lookups (facility, payer, financial class) by table and result.", ("table", "result")
+    ),
 }
 
 

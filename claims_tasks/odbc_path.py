@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from claims_tasks import pipeline
 from claims_tasks.records import ChunkCounts, Claim, RuleFailure
+from claims_tasks.reference_cache import chunk_ids
 from claims_tasks.resources import WorkerResources
 from claims_tasks.rules import DuplicateIndex, validate_chunk
 from claims_tasks.rules.duplicates import chunk_keys, within_chunk
@@ -51,7 +52,7 @@ def process_chunk(res: WorkerResources, batch_id: str, claim_ids: Sequence[str])
         return counts
 
     ref = res.reference()
-    ctx = pipeline.rule_context(res, ref)
+    ctx = pipeline.rule_context(res, ref, chunk_ids(claims))
     by_id = {c.claim_id: c for c in claims}
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         with writer.session() as prod:

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 import psycopg
 from cryptography.fernet import MultiFernet
 
-from claims_tasks import shard_io
+from claims_tasks import reference_cache, shard_io
 from claims_tasks.records import ChunkCounts, Claim, RuleFailure, claim_to_payload
+from claims_tasks.reference_cache import chunk_ids
 from claims_tasks.repairs import worth_repairing
 from claims_tasks.resources import WorkerResources
 from claims_tasks.rules import RULES, Rule, RuleContext, failure_category, validate_chunk
@@ -188,16 +189,28 @@ def score_isolating(res: WorkerResources, claims: Sequence[Claim]) -> tuple[Chun
     return first, {**bad_first, **bad_second}
 
 
-def rule_context(res: WorkerResources, ref: Reference) -> RuleContext:
-    """The rules' view of the world for one chunk (also used to re-validate repaired claims)."""
+def rule_context(
+    res: WorkerResources, ref: Reference, wanted: Mapping[str, Iterable[str | None]] | None = None
+) -> RuleContext:
+    """The rules' view of the world for one chunk (also used to re-validate repaired claims). `wanted`: the
+    chunk's distinct facility, payer and financial class ids (reference_cache.chunk_ids); with the worker's
+    cache, the reference sets are the active ones among them as production holds them. Without a cache
+    (or ids), staging's whole sets."""
+    facilities, payers, classes, loaded = ref.facilities, ref.payers, ref.financial_classes, frozenset[str]()
+    if res.references is not None and wanted is not None:
+        known = res.references.lookup(wanted)
+        empty: frozenset[str] = frozenset()
+        facilities, payers, classes = (known.active.get(t, empty) for t in reference_cache.TABLES)
+        loaded = known.loaded
     return RuleContext(
         today=res.today(),
         timely_filing_days=res.timely_filing_days,
-        facilities=ref.facilities,
-        payers=ref.payers,
-        financial_classes=ref.financial_classes,
+        facilities=facilities,
+        payers=payers,
+        financial_classes=classes,
         known_procedures=frozenset(ref.rvu_per_unit),
         edits=ref.edits,
+        reference_loaded=loaded,
     )
 
 
@@ -226,7 +239,7 @@ def process_records(res: WorkerResources, batch_id: str, claim_ids: Sequence[str
         return counts
 
     ref = res.reference()
-    ctx = rule_context(res, ref)
+    ctx = rule_context(res, ref, chunk_ids(claims))
     by_id = {c.claim_id: c for c in claims}
     outcomes: dict[str, str] = {}
     for attempt in range(1, WRITE_ATTEMPTS + 1):

@@ -109,10 +109,11 @@ def _claim_doubts(claims: pl.DataFrame, ctx: RuleContext) -> np.ndarray:
         ~_ok_values(claims["rendering_npi"], lambda v: v is None or blank(v) or npi_problem(v) is None),
         ~_ok_values(claims["place_of_service"], _optional_code(PLACE_OF_SERVICE_CODES)),
     ]
-    for name, known in (("facility_id", ctx.facilities), ("payer_id", ctx.payers)):
-        if known:
+    loaded = ctx.reference_loaded
+    for name, table, known in (("facility_id", "facilities", ctx.facilities), ("payer_id", "payers", ctx.payers)):
+        if known or table in loaded:
             checks.append(~_ok_values(claims[name], lambda v, k=known: v is not None and v in k))  # type: ignore[misc]
-    if ctx.financial_classes:
+    if ctx.financial_classes or "financial_classes" in loaded:
         checks.append(~_ok_values(claims["financial_class"], _optional_code(ctx.financial_classes)))
     for check in checks:
         flags |= check.to_numpy()

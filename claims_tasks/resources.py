@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool
 
 from claims_tasks.config import Settings
 from claims_tasks.crypto import make_cipher
+from claims_tasks.reference_cache import ReferenceCache, odbc_fetch, postgres_fetch
 from claims_tasks.rvu_cache import RvuCache
 from claims_tasks.sharding import shard_for
 from db.edit_reference import reference_version
@@ -58,6 +59,9 @@ class WorkerResources:
     # Set when CLAIMS_PRODUCTION_DSN is an ODBC target (SQL Server): chunks write through it
     # (claims_tasks/odbc_path.py) and `production` is its stand-in (db/writers/odbc.py OdbcProductionPool).
     odbc: OdbcWriter | None = None
+    # Production's facilities, payers and financial classes, read through per chunk's ids
+    # (claims_tasks/reference_cache.py): what the reference rules check. Emptied when the version moves.
+    references: ReferenceCache | None = None
 
     @property
     def sharded(self) -> bool:
@@ -90,6 +94,8 @@ class WorkerResources:
                         self._reference, self._reference_loaded_at = load_reference_sets(conn), now
                     if self.rvu is not None and (self.rvu.refresh(conn) or self._reference is not held):
                         self._reference = replace(self._reference, rvu_per_unit=self.rvu.view())  # type: ignore[arg-type]
+                    if self.references is not None:
+                        self.references.refresh(self._reference.version)  # type: ignore[union-attr]
                 self._reference_at = now
             return self._reference  # type: ignore[return-value]  # set above when it was None
 
@@ -140,7 +146,7 @@ def build_resources(settings: Settings, scorer: Scorer | None = None) -> WorkerR
             staging=staging, production=home, claim_shards=[home], cipher=cipher,  # type: ignore[arg-type]
             timely_filing_days=settings.timely_filing_days, metrics_redis=metrics_redis, _scorer=scorer,
             _load_scorer=lambda: _load_served(settings), rvu=RvuCache(metrics_redis, staging.connection),
-            odbc=writer,
+            odbc=writer, references=ReferenceCache(odbc_fetch(writer), settings.reference_cache_ttl),
         )  # fmt: skip
     production = pool(settings.production_dsn, "production")
     shards = [
@@ -157,6 +163,7 @@ def build_resources(settings: Settings, scorer: Scorer | None = None) -> WorkerR
         _scorer=scorer,
         _load_scorer=lambda: _load_served(settings),
         rvu=RvuCache(metrics_redis, staging.connection),
+        references=ReferenceCache(postgres_fetch(production), settings.reference_cache_ttl),
     )
 
 

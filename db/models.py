@@ -388,6 +388,35 @@ production_claim_diagnoses = Table(
     Column("icd10_code", Text, nullable=False),
 )
 
+# The reference masters the rules check claims against (p0008): copies of staging's tables of the same names,
+# kept in step by db/production_reference.py and read through claims_tasks/reference_cache.py.
+production_facilities = Table(
+    "facilities",
+    production_metadata,
+    Column("facility_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("npi", Text),
+    Column("state", Text),
+    Column("active", Boolean, nullable=False, server_default="true"),
+)
+
+production_payers = Table(
+    "payers",
+    production_metadata,
+    Column("payer_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("payer_type", Text),
+    Column("active", Boolean, nullable=False, server_default="true"),
+)
+
+production_financial_classes = Table(
+    "financial_classes",
+    production_metadata,
+    Column("code", Text, primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="true"),
+)
+
 failed_claims = Table(
     "failed_claims",
     production_metadata,

@@ -48,6 +48,11 @@ WORKER_GRANTS: dict[str, dict[str, str]] = {
         # Kept by triggers on claims and failed_claims (p0006), which run with the writer's rights.
         "claim_ids": "SELECT, INSERT, UPDATE, DELETE",
         "change_log": "INSERT",
+        # The reference masters the rules check (p0008): read through claims_tasks/reference_cache.py;
+        # written by the sync that `init` and reference loads run as the owner, never by a worker.
+        "facilities": "SELECT",
+        "payers": "SELECT",
+        "financial_classes": "SELECT",
     },
 }
 # The reader: SELECT on every table of the schema, plus these.

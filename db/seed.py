@@ -25,6 +25,7 @@ import psycopg
 from claims_tasks.records import CLAIM_FIELDS, DIAGNOSIS_FIELDS, LINE_FIELDS
 from claims_tasks.synthetic import Block, generate_block
 from db import engines
+from db.production_reference import sync_production_reference
 from db.reference import ensure_facilities, read_reference_codes
 
 CLAIM_SEQUENCE = "staging.claim_seq"
@@ -149,10 +150,13 @@ def seed_claims(
     seed: int | None = None,
     today: date | None = None,
     block_size: int = BLOCK_SIZE,
+    production_dsn: str | None = None,
 ) -> SeedResult:
     """Write `claims` synthetic claims (status 'new') with their lines and diagnoses into staging, and
     the deliberate defects into staging.seed_defects. The same seed gives the same claims (under new
-    claim numbers); each block carries round(block * invalid_share) defects."""
+    claim numbers); each block carries round(block * invalid_share) defects. With production_dsn, the
+    facilities it adds reach production's reference masters too (db/production_reference.py), so the
+    workers know them; without it, only staging has them."""
     if claims < 0 or facilities < 1 or block_size < 1:
         raise ValueError(f"bad seed request: claims={claims} facilities={facilities} block_size={block_size}")
     started = time.perf_counter()
@@ -160,6 +164,9 @@ def seed_claims(
     with engines.connection(staging_dsn, "staging") as conn:
         ensure_facilities(conn, facilities)
         conn.commit()
+        if production_dsn is not None:
+            sync_production_reference(conn, production_dsn)
+            conn.commit()
         ref = read_reference_codes(conn)
         conn.commit()
         first = reserve_claim_numbers(conn, claims)

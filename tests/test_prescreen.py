@@ -127,3 +127,15 @@ def test_a_rule_the_screen_does_not_know_turns_it_off() -> None:
     assert covers(RULES)
     assert not covers((*RULES, extra))
     assert not covers(RULES[:-1])
+
+
+def test_a_loaded_reference_table_with_none_of_the_chunks_ids_active_makes_every_claim_a_suspect() -> None:
+    # The worker's per-chunk sets (claims_tasks/reference_cache.py): empty, but the table is loaded.
+    ref = reference_codes_from_files()
+    ctx = RuleContext(
+        today=TODAY, payers=ref.payer_ids, financial_classes=ref.financial_classes,
+        known_procedures=ref.procedure_codes, reference_loaded=frozenset({"facilities"}),
+    )  # fmt: skip
+    claims = to_records(generate_block(np.random.default_rng(5), 1, 200, 20, 0.0, ref, TODAY))
+    assert _suspect(claims, ctx).all()
+    assert all("FACILITY_UNKNOWN" in {f.code for f in validate_claim(c, ctx)} for c in claims)

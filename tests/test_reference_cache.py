@@ -1,6 +1,7 @@
 """The edit-catalogue reference data on the real staging database: what `init` loads, that loading twice
 changes nothing, that a change bumps the version, and that a worker's cache reads through, is not queried
-per claim and refreshes on a version change."""
+per claim and refreshes on a version change (a staging edit reaches the rules through the production sync:
+tests/test_reference_masters.py has the production side in full)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from claims_tasks import pipeline, resources
 from claims_tasks.config import Settings
 from claims_tasks.resources import WorkerResources, build_resources
 from db.edit_reference import bump_version, reference_version
+from db.production_reference import sync_production_reference
 from db.reference import load_reference
 from db.staging import load_reference_sets
 from tests.factories import insert_claims, make_valid_claims
@@ -63,7 +65,10 @@ def test_loading_twice_changes_nothing_and_a_change_bumps_the_version(settings: 
 
 
 def test_worker_cache_reads_through_and_refreshes_on_a_version_change(
-    worker_resources: WorkerResources, staging: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    worker_resources: WorkerResources,
+    staging: psycopg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     loads: list[int] = []
     real = resources.load_reference_sets
@@ -75,22 +80,29 @@ def test_worker_cache_reads_through_and_refreshes_on_a_version_change(
     monkeypatch.setattr(resources, "load_reference_sets", counting)
     first = worker_resources.reference()
     assert worker_resources.reference() is first and len(loads) == 1
+    cigna = {"payers": ["CIGNA"]}
+    assert pipeline.rule_context(worker_resources, first, cigna).payers == {"CIGNA"}
     try:
         staging.execute("UPDATE staging.payers SET active = false WHERE payer_id = 'CIGNA'")
         time.sleep(resources.REFERENCE_CHECK_SECONDS + 0.2)
         # A hand edit without a bump: the version check finds nothing new, the cache stands.
         assert worker_resources.reference() is first and len(loads) == 1
         with psycopg.connect(staging.info.dsn) as conn:
-            bump_version(conn)
+            # What a reference load does: production's copy brought in step, the version bumped.
+            assert sync_production_reference(conn, settings.production_dsn)["payers"] == 1
         # Within the check interval the cache is not even asked; after it, the new version is loaded.
         assert worker_resources.reference() is first
+        assert pipeline.rule_context(worker_resources, first, cigna).payers == {"CIGNA"}  # still remembered
         time.sleep(resources.REFERENCE_CHECK_SECONDS + 0.2)
         fresh = worker_resources.reference()
         assert fresh is not first and len(loads) == 2
         assert "CIGNA" in first.payers and "CIGNA" not in fresh.payers and fresh.version == first.version + 1
+        # The rules' payers come from production, read again after the bump: CIGNA no longer active.
+        ctx = pipeline.rule_context(worker_resources, fresh, cigna)
+        assert ctx.payers == frozenset() and "payers" in ctx.reference_loaded
     finally:
         staging.execute("UPDATE staging.payers SET active = true WHERE payer_id = 'CIGNA'")
-        bump_version(staging)
+        sync_production_reference(staging, settings.production_dsn)
 
 
 def test_a_chunk_reads_reference_data_once_not_per_claim(

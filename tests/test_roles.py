@@ -93,6 +93,7 @@ FORBIDDEN_TO_WORKER = [
     ("staging", "UPDATE staging.facilities SET active = false"),
     ("staging", "TRUNCATE staging.batches"),
     ("production", "TRUNCATE claims"),
+    ("production", "UPDATE facilities SET active = false"),
     ("production", "SELECT * FROM api_keys"),
     ("production", "CREATE TABLE worker_was_here (x int)"),
     ("production", "ALTER TABLE claims ADD COLUMN x int"),

@@ -133,15 +133,22 @@ def test_load_reference_is_idempotent(settings: Settings) -> None:
     assert first["rvu_values"] >= 80 and first["facilities"] >= 50
 
 
-def test_seed_adds_missing_facilities(clean: Settings, staging: psycopg.Connection) -> None:
+def test_seed_adds_missing_facilities(
+    clean: Settings, staging: psycopg.Connection, production: psycopg.Connection
+) -> None:
     try:
-        seed_claims(clean.staging_dsn, 300, facilities=55, invalid_share=0.0, seed=4, today=TODAY)
+        seed_claims(clean.staging_dsn, 300, facilities=55, invalid_share=0.0, seed=4, today=TODAY,
+                    production_dsn=clean.production_dsn)  # fmt: skip
         ids = {r[0] for r in staging.execute("SELECT facility_id FROM staging.facilities")}
         assert {f"F{k:04d}" for k in range(1, 56)} <= ids
         used = {r[0] for r in staging.execute("SELECT DISTINCT facility_id FROM staging.claims")}
         assert used <= ids
-    finally:  # leave the session database's reference data as init made it
+        # ... and in production, where the workers' rules look them up (db/production_reference.py).
+        active = {r[0] for r in production.execute("SELECT facility_id FROM facilities WHERE active")}
+        assert ids <= active
+    finally:  # leave the session databases' reference data as init made it
         staging.execute("DELETE FROM staging.facilities WHERE facility_id > 'F0050'")
+        production.execute("DELETE FROM facilities WHERE facility_id > 'F0050'")
 
 
 def _load(conn: psycopg.Connection) -> list[Claim]:

@@ -82,8 +82,8 @@ class RuleContext:
     """Everything a rule reads besides the claim. Built once per chunk by the caller; rules never do I/O.
 
     An empty reference set means "not loaded": the matching known-check (FACILITY_UNKNOWN, PAYER_UNKNOWN,
-    FINANCIAL_CLASS_UNKNOWN) is skipped rather than failing every claim. Any iterable of strings is
-    accepted for the sets and stored as a frozenset.
+    FINANCIAL_CLASS_UNKNOWN) is skipped rather than failing every claim, unless reference_loaded names it.
+    Any iterable of strings is accepted for the sets and stored as a frozenset.
 
     Attributes:
         today: The date "in the future" is measured against; pass it in the zone received_at is stored in.
@@ -95,6 +95,9 @@ class RuleContext:
             codes CPT_UNKNOWN accepts.
         edits: The data-driven edit tables (EditTables()); an empty table skips its edit.
         duplicates: This chunk's duplicate matches (DuplicateIndex()), from db/duplicates.py.
+        reference_loaded: Names of the sets above ("facilities", "payers", "financial_classes") whose
+            check applies even when the set is empty: a worker's sets hold only the active ids among the
+            chunk's own (claims_tasks/reference_cache.py), so empty there can mean "none of them is active".
     """
 
     today: date
@@ -105,6 +108,7 @@ class RuleContext:
     known_procedures: frozenset[str] = frozenset()
     edits: EditTables = EditTables()
     duplicates: DuplicateIndex = DuplicateIndex()
+    reference_loaded: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if isinstance(self.today, datetime):  # a datetime would make every date comparison raise
@@ -113,7 +117,7 @@ class RuleContext:
             raise TypeError(f"RuleContext.today must be a date, got {type(self.today).__name__}")
         if self.timely_filing_days < 0:
             raise ValueError(f"RuleContext.timely_filing_days must be >= 0, got {self.timely_filing_days}")
-        for name in ("facilities", "payers", "financial_classes", "known_procedures"):
+        for name in ("facilities", "payers", "financial_classes", "known_procedures", "reference_loaded"):
             value: Iterable[str] = getattr(self, name)
             if not isinstance(value, frozenset):
                 object.__setattr__(self, name, frozenset(value))

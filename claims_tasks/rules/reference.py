@@ -1,7 +1,8 @@
 """Reference-data checks: facility, payer and financial class known and active.
 
 The sets come from the reference tables (facilities, payers, financial_classes) through RuleContext; an
-empty set means "not loaded" and skips its check, so a missing reference load cannot fail every claim.
+empty set means "not loaded" and skips its check, so a missing reference load cannot fail every claim,
+unless RuleContext.reference_loaded names it (a worker's per-chunk sets, claims_tasks/reference_cache.py).
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ def check_reference(claim: Claim, ctx: RuleContext) -> list[RuleFailure]:
     facility_id or payer_id is REQUIRED_FIELD's. Matching is exact (no trimming or case folding).
     """
     out: list[RuleFailure] = []
-    for code, name, value, known, label in (
-        ("FACILITY_UNKNOWN", "facility_id", claim.facility_id, ctx.facilities, "facility"),
-        ("PAYER_UNKNOWN", "payer_id", claim.payer_id, ctx.payers, "payer"),
-        ("FINANCIAL_CLASS_UNKNOWN", "financial_class", claim.financial_class, ctx.financial_classes,
+    for code, name, value, table, label in (
+        ("FACILITY_UNKNOWN", "facility_id", claim.facility_id, "facilities", "facility"),
+        ("PAYER_UNKNOWN", "payer_id", claim.payer_id, "payers", "payer"),
+        ("FINANCIAL_CLASS_UNKNOWN", "financial_class", claim.financial_class, "financial_classes",
          "financial class"),
     ):  # fmt: skip
-        if known and value is not None and value not in known and not blank(value):
+        known: frozenset[str] = getattr(ctx, table)
+        checked = known or table in ctx.reference_loaded
+        if checked and value is not None and value not in known and not blank(value):
             out.append(failure(code, name, f"{name} {show(value)} is not an active {label}"))
     return out

@@ -53,10 +53,12 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    null,
     or_,
     select,
     true,
     union_all,
+    update,
 )
 from sqlalchemy.dialects import mssql
 from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc
@@ -133,6 +135,17 @@ LINES = Target(models.production_claim_lines, LINE_FIELDS, ("claim_id", "line_nu
 DIAGNOSES = Target(models.production_claim_diagnoses, DIAGNOSIS_FIELDS, ("claim_id", "sequence"))
 FAILED = Target(models.failed_claims, FAILED_COLUMNS, ("claim_id",), open_only=True)
 TARGETS = (CLAIMS, LINES, DIAGNOSES, FAILED)
+
+# The reference masters (p0008), by table name: one text key, `active` last.
+REFERENCE = {t.name: t for t in (models.production_facilities, models.production_payers,
+                                 models.production_financial_classes)}  # fmt: skip
+# SQL Server takes at most 2,100 parameters a statement; lookups are sized in powers of two up to this, so a
+# handful of statement texts serve every chunk (and SQL Server's plan cache keeps one plan each).
+LOOKUP_MAX = 1024
+
+
+def reference_key(table: Table) -> str:
+    return next(iter(table.primary_key.columns)).name
 
 
 @dataclass
@@ -297,6 +310,63 @@ class Dialect:
             )
             self._cache["others"] = self.compile(stmt)
         return self._cache["others"]
+
+    # -------------------------------------------------------- reference masters
+    def reference_stage(self, table: Table) -> Table:
+        return self.stage(f"stage_{table.name}", list(table.columns))
+
+    def reference_sync(self, table: Table) -> list[str]:
+        """Statements (no parameters) making the table what its staged rows are: changed rows updated, new
+        ones inserted, rows not staged deactivated (kept: claims and reports still name them). Each
+        statement's rowcount is rows changed."""
+        key = (self.name, "sync", table.name)
+        if key not in self._cache:
+            self._cache[key] = self._sync_merge(table) if self.name == "mssql" else self._sync_statements(table)
+        return self._cache[key]
+
+    def _sync_merge(self, table: Table) -> list[str]:
+        q, s = self.quote, self.reference_stage(table)
+        k = reference_key(table)
+        cols = [c.name for c in table.columns]
+        rest = [c for c in cols if c != k]
+        # EXCEPT compares NULLs as equal: an unchanged row is not rewritten (nor counted).
+        new, old = (", ".join(f"{side}.{q(c)}" for c in rest) for side in ("s", "t"))
+        differs = f"EXISTS (SELECT {new} EXCEPT SELECT {old})"
+        return [
+            f"MERGE INTO {q(table.name)} WITH (HOLDLOCK) AS t USING {q(s.name)} AS s ON t.{q(k)} = s.{q(k)} "
+            f"WHEN MATCHED AND {differs} THEN UPDATE SET {', '.join(f'{q(c)} = s.{q(c)}' for c in rest)} "
+            f"WHEN NOT MATCHED BY TARGET THEN INSERT ({', '.join(q(c) for c in cols)}) "
+            f"VALUES ({', '.join(f's.{q(c)}' for c in cols)}) "
+            "WHEN NOT MATCHED BY SOURCE AND t.active = 1 THEN UPDATE SET active = 0;"
+        ]
+
+    def _sync_statements(self, table: Table) -> list[str]:
+        s = self.reference_stage(table)
+        k = reference_key(table)
+        rest = [c.name for c in table.columns if c.name != k]
+        matched = table.c[k] == self._col(s, table, k)
+        changed = (
+            update(table)
+            .values({c: self._col(s, table, c) for c in rest})
+            .where(matched, or_(*(table.c[c].is_distinct_from(self._col(s, table, c)) for c in rest)))
+        )
+        cols = [c.name for c in table.columns]
+        new = select(*(self._col(s, table, c) for c in cols)).where(~exists().where(matched))
+        gone = update(table).values(active=False).where(table.c.active == true(), ~exists().where(matched))
+        return [self.compile(changed), self.compile(insert(table).from_select(cols, new)), self.compile(gone)]
+
+    def reference_lookup(self, table: Table, n: int) -> str:
+        """(key, 1 active / 0 not) of the n keys bound (``?``) that the table holds, plus one (NULL, NULL)
+        row when the table has any row at all: an empty table is "not loaded", not "nothing is active"."""
+        key = (self.name, "lookup", table.name, n)
+        if key not in self._cache:
+            k = table.c[reference_key(table)]
+            found = select(k, case((table.c.active == true(), literal(1)), else_=literal(0))).where(
+                k.in_([literal_column("?", Text) for _ in range(n)])
+            )
+            loaded = select(null(), null()).where(exists().select_from(table))
+            self._cache[key] = self.compile(union_all(found, loaded))
+        return self._cache[key]
 
     # -------------------------------------------------------- values
     def converter(self, table: Table, columns: Sequence[str]) -> Callable[[Sequence[Any]], tuple]:

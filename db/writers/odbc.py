@@ -17,7 +17,7 @@ from claims_tasks.errors import ConfigError, TransientError
 from claims_tasks.records import Claim, Line
 from db.production import ChunkWrite, copy_rows
 from db.writers import errors
-from db.writers.dialects import CLAIMS, DIALECTS, FAILED, TARGETS, Dialect, Target
+from db.writers.dialects import CLAIMS, DIALECTS, FAILED, LOOKUP_MAX, REFERENCE, TARGETS, Dialect, Target
 from db.writers.dsn import OdbcTarget, check_driver_installed, odbc_target
 from db.writers.pool import OdbcPool
 
@@ -159,6 +159,38 @@ class OdbcSession:
         if head is not None:
             claims.append(_partial(head, lines))
         return claims
+
+    # -------------------------------------------------------- reference masters (p0008)
+    def sync_reference(self, table: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Make the production table exactly these rows (its columns, in order); rows no longer there are
+        deactivated. Returns rows changed. In the session's transaction."""
+        spec = REFERENCE[table]
+        convert = self.dialect.converter(spec, [c.name for c in spec.columns])
+        self._stage(self.dialect.reference_stage(spec), rows, convert)
+        changed = 0
+        cur = self.conn.cursor()
+        for stmt in self.dialect.reference_sync(spec):
+            cur.execute(stmt)
+            changed += max(cur.rowcount, 0)
+        return changed
+
+    def lookup_reference(self, table: str, ids: Sequence[str]) -> tuple[dict[str, bool], bool]:
+        """({id: active} for the ids the table holds, whether the table has any row): one statement per
+        LOOKUP_MAX ids, padded to a power of two so that a few statement texts serve every call."""
+        spec = REFERENCE[table]
+        found: dict[str, bool] = {}
+        loaded = False
+        cur = self.conn.cursor()
+        for i in range(0, len(ids), LOOKUP_MAX):
+            part = list(ids[i : i + LOOKUP_MAX])
+            size = 1 << max(len(part) - 1, 0).bit_length()
+            params = part + [part[-1]] * (size - len(part))
+            for key, active in cur.execute(self.dialect.reference_lookup(spec, size), *params).fetchall():
+                if key is None:
+                    loaded = True
+                else:
+                    found[key] = int(active) == 1
+        return found, loaded
 
     def commit(self) -> None:
         self.conn.commit()

@@ -265,3 +265,33 @@ CREATE TABLE dbo.analytics_refreshes (
     seconds FLOAT NOT NULL
 );
 GO
+
+-- Reference masters (p0008): the facilities, payers and financial classes the rules check claims against,
+-- copied from staging by every reference load (db/production_reference.py, MERGE statements in
+-- db/writers/dialects.py) and read by the workers through claims_tasks/reference_cache.py.
+IF OBJECT_ID(N'dbo.facilities', N'U') IS NULL
+CREATE TABLE dbo.facilities (
+    facility_id NVARCHAR(100) NOT NULL CONSTRAINT pk_facilities PRIMARY KEY CLUSTERED,
+    name NVARCHAR(255) NOT NULL,
+    npi NVARCHAR(255) NULL,
+    state NVARCHAR(255) NULL,
+    active BIT NOT NULL CONSTRAINT df_facilities_active DEFAULT 1
+);
+GO
+
+IF OBJECT_ID(N'dbo.payers', N'U') IS NULL
+CREATE TABLE dbo.payers (
+    payer_id NVARCHAR(100) NOT NULL CONSTRAINT pk_payers PRIMARY KEY CLUSTERED,
+    name NVARCHAR(255) NOT NULL,
+    payer_type NVARCHAR(255) NULL,
+    active BIT NOT NULL CONSTRAINT df_payers_active DEFAULT 1
+);
+GO
+
+IF OBJECT_ID(N'dbo.financial_classes', N'U') IS NULL
+CREATE TABLE dbo.financial_classes (
+    code NVARCHAR(255) NOT NULL CONSTRAINT pk_financial_classes PRIMARY KEY CLUSTERED,
+    description NVARCHAR(255) NOT NULL,
+    active BIT NOT NULL CONSTRAINT df_financial_classes_active DEFAULT 1
+);
+GO

@@ -175,6 +175,39 @@ def test_claims_whose_messages_were_lost_are_dispatched_again(
     assert attempts == (2, 2)
 
 
+def test_repairs_whose_messages_were_lost_are_sent_again_by_the_sweep(
+    clean: Settings, res: WorkerResources, staging: psycopg.Connection, production: psycopg.Connection,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    # A worker killed between a chunk's commit and its sending the repairs leaves its failed claims
+    # `retrying` with no message; one killed inside a repair, after the production write and before the
+    # staging flip, leaves a repaired claim `failed` in the ledger. The sweep finds both.
+    claims = make_valid_claims(staging, 30, facilities=2)
+    insert_claims(staging, [replace(c, total_charge=Decimal("1.00")) for c in claims])  # repairable
+    _batch, counts = process_all(clean, res)  # in-process: no repair message is sent
+    lost = [cid for ids in retry_ids(counts).values() for cid in ids]
+    assert len(lost) == 30
+    half_healed = lost[0]
+    from claims_tasks import failures
+
+    failures.repair_claims(res, [half_healed])
+    staging.execute("UPDATE staging.claims SET status = 'failed' WHERE claim_id = %s", (half_healed,))
+    production.execute("UPDATE failed_claims SET updated_at = updated_at - interval '5 seconds'")
+    assert staging.execute("SELECT count(*) FROM staging.claims WHERE status = 'failed'").fetchone() == (30,)
+
+    # The sweep runs in the worker, on the worker's settings: there "lost" means older than 2 s.
+    worker = WorkerProcess(tmp_path / "worker.log", extra_env={"CLAIMS_REQUEUE_AFTER": "2"})
+    try:
+        worker.wait_ready()
+        sweep.apply_async()
+        report = wait_for_ledger(clean.staging_dsn, clean.production_dsn, timeout=60)
+    finally:
+        worker.stop()
+    assert report.states["done"] == 30
+    assert production.execute("SELECT count(*) FROM failed_claims WHERE status = 'repaired'").fetchone() == (30,)
+    assert production.execute("SELECT count(*) FROM claims").fetchone() == (30,)
+
+
 def test_a_chunk_that_fails_for_good_is_dead_lettered_at_once(clean: Settings, staging: psycopg.Connection,
                                                                tmp_path: Path) -> None:  # fmt: skip
     from claims_tasks.celery_app import app

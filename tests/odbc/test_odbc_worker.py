@@ -1,6 +1,7 @@
 """The whole pipeline with production behind ODBC: a real `celery worker` subprocess whose
 CLAIMS_PRODUCTION_DSN is a psqlODBC connection string to the test session's production database. The
-rows land, the ledger reconciles, and the worker's ODBC pool is published with the other pools."""
+rows land, the ledger reconciles (the reference rules read production through the ODBC pool), and the
+worker's ODBC pool is published with the other pools."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.odbc.support import odbc_dsn, require_psqlodbc
 require_psqlodbc()
 
 from claims_tasks.config import Settings  # noqa: E402
+from claims_tasks.metrics import METRICS_KEY  # noqa: E402
 from claims_tasks.pool_stats import POOL_STATS_KEY  # noqa: E402
 from claims_tasks.tasks import run_dispatch  # noqa: E402
 from db.seed import seed_claims  # noqa: E402
@@ -61,4 +63,13 @@ def test_batch_through_an_odbc_production(
     pools = [d["pools"]["production"] for d in docs]
     assert pools and all(p["pool_size"] == 3 and p["pool_max"] == 3 for p in pools)
     assert sum(p["requests_num"] for p in pools) >= result.chunks
+    # The reference rules read production through the ODBC pool's read-through cache: misses per table
+    # (each process asks once per id), hits for the rest, flushed with the chunks' metrics.
+    lookups = {
+        tuple(json.loads(k.decode().split("|")[1]).values()): float(v)
+        for k, v in redis.Redis.from_url(clean.broker_url).hgetall(METRICS_KEY).items()
+        if k.startswith(b"reference_cache_lookups|")
+    }
+    assert {t for t, r in lookups if r == "miss"} == {"facilities", "payers", "financial_classes"}
+    assert lookups[("payers", "hit")] > 0
     assert "Traceback" not in odbc_worker.log.read_text()

@@ -26,6 +26,7 @@ from claims_tasks.errors import ConfigError  # noqa: E402
 from claims_tasks.resources import build_resources  # noqa: E402
 from db.engines import is_transient  # noqa: E402
 from db.production import ChunkWrite  # noqa: E402
+from db.production_reference import TABLES, sync_production_reference  # noqa: E402
 from db.writers import make_writer  # noqa: E402
 from db.writers.odbc import ConcurrentDelivery, OdbcLoginRefused, OdbcUnreachable, OdbcWriter  # noqa: E402
 from tests.factories import insert_claims, make_valid_claims  # noqa: E402
@@ -205,3 +206,61 @@ def test_chunk_through_the_odbc_path_twice(
         assert status == [("done", 120)]
     finally:
         res.close()
+
+
+def test_reference_sync_and_lookups_through_odbc(
+    clean: Settings, writer: OdbcWriter, production: psycopg.Connection
+) -> None:
+    """The production reference masters written and read with the ODBC dialect's statements."""
+    dsn = odbc_dsn(clean.production_dsn)
+    with psycopg.connect(clean.staging_dsn) as conn:
+        try:
+            conn.execute("UPDATE staging.facilities SET active = false WHERE facility_id = 'F0002'")
+            conn.execute("UPDATE staging.payers SET name = 'Renamed' WHERE payer_id = 'AETNA'")
+            conn.execute("DELETE FROM staging.financial_classes WHERE code = 'OT'")
+            assert sync_production_reference(conn, dsn) == {"facilities": 1, "payers": 1, "financial_classes": 1}
+            assert sync_production_reference(conn, dsn) == dict.fromkeys(TABLES, 0)  # nothing left to do
+            assert production.execute(
+                "SELECT (SELECT active FROM facilities WHERE facility_id = 'F0002'),"
+                " (SELECT name FROM payers WHERE payer_id = 'AETNA'),"
+                " (SELECT active FROM financial_classes WHERE code = 'OT')"
+            ).fetchone() == (False, "Renamed", False)
+            with writer.session() as session:
+                assert session.lookup_reference("facilities", ["F0001", "F0002", "NOPE"]) == (
+                    {"F0001": True, "F0002": False}, True
+                )  # fmt: skip
+                # More ids than one statement binds: several statements, one answer.
+                many = [f"F{k:04d}" for k in range(1, 1501)]
+                found, loaded = session.lookup_reference("facilities", many)
+                assert loaded and set(found) == {f"F{k:04d}" for k in range(1, 51)} and not found["F0002"]
+        finally:
+            conn.rollback()
+            sync_production_reference(conn, dsn)
+            conn.commit()
+
+
+def test_the_odbc_path_checks_facilities_against_production(
+    clean: Settings, staging: psycopg.Connection, production: psycopg.Connection
+) -> None:
+    claims = make_valid_claims(staging, 40, facilities=4, prefix="V")
+    insert_claims(staging, claims)
+    chunks: list[tuple[str, list[str]]] = []
+    dispatch(clean.staging_dsn, lambda b, _s, ids, _p: chunks.append((b, ids)), shards=1, chunk_size=1000,
+             page_size=1000)  # fmt: skip
+    [(batch, ids)] = chunks
+    production.execute("UPDATE facilities SET active = false WHERE facility_id = 'F0004'")  # production alone
+    res = build_resources(
+        clean.model_copy(update={"production_dsn": odbc_dsn(clean.production_dsn), "odbc_pool_size": 2})
+    )
+    try:
+        counts = pipeline.process_chunk(res, batch, ids)
+        assert (counts.done + counts.review, counts.failed) == (30, 10)
+        rows = production.execute("SELECT claim_id, rule_codes FROM failed_claims").fetchall()
+        assert {cid for cid, _ in rows} == {c.claim_id for c in claims if c.facility_id == "F0004"}
+        assert all(codes == ["FACILITY_UNKNOWN"] for _, codes in rows)
+        assert res.references is not None  # the chunk's distinct ids, one ODBC query per table
+        assert res.references.drain_counts() == {("facilities", "miss"): 4, ("payers", "miss"): 1,
+                                                 ("financial_classes", "miss"): 1}  # fmt: skip
+    finally:
+        res.close()
+        production.execute("UPDATE facilities SET active = true WHERE facility_id = 'F0004'")

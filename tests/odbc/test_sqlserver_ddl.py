@@ -48,7 +48,7 @@ def test_ddl_matches_the_models() -> None:
 
 def test_statement_list_is_guarded_and_complete() -> None:
     statements = sqlserver_statements()
-    assert len(statements) == 26  # 25 creates and the guarded p0007 revenue-code upgrade
+    assert len(statements) == 29  # 28 creates and the guarded p0007 revenue-code upgrade
     assert all(s.startswith("IF ") for s in statements)  # init twice changes nothing
     assert not any(re.search(r"^\s*GO\s*$", s, re.MULTILINE) for s in statements)
     joined = "\n".join(statements)

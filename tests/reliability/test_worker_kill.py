@@ -52,9 +52,11 @@ def test_sigkill_mid_batch_then_a_new_worker(clean: Settings, tmp_path: Path, re
     assert _unacked(clean) >= 1, "the killed worker's chunks should still be unacknowledged in Redis"
 
     # A kill between a chunk's commit and its sending the failed claims to repair leaves them `retrying`
-    # with no message: beat's sweep sends them again (as in production, where beat always runs).
-    second = start_worker(tmp_path, "second", env)
-    beat = BeatProcess(tmp_path, extra_env={**env, "CLAIMS_REQUEUE_AFTER": "20", "CLAIMS_SWEEP_INTERVAL": "2"})
+    # with no message: beat's sweep sends them again (as in production, where beat always runs). The sweep
+    # runs in the worker, so the worker is the one that must know how old "lost" is.
+    swept = {**env, "CLAIMS_REQUEUE_AFTER": "20", "CLAIMS_SWEEP_INTERVAL": "2"}
+    second = start_worker(tmp_path, "second", swept)
+    beat = BeatProcess(tmp_path, extra_env=swept)
     try:
         ledger = wait_for_ledger(clean.staging_dsn, clean.production_dsn, batch.batch_id, timeout=240)
     finally:

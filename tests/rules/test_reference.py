@@ -55,3 +55,11 @@ def test_each_set_is_skipped_independently():
     claim = make_claim(facility_id="FAC99", payer_id="PAY99")
     ctx = RuleContext(today=TODAY, payers=frozenset({"PAY01"}))
     assert [c for c, _, _ in check(claim, ctx)] == ["PAYER_UNKNOWN"]
+
+
+def test_a_loaded_table_is_checked_even_when_none_of_the_chunks_ids_is_active():
+    # A worker's sets hold only the active ids among the chunk's (claims_tasks/reference_cache.py): empty
+    # there, with the table loaded in production, means none is active, not "skip".
+    claim = make_claim(facility_id="FAC99", payer_id="PAY99", financial_class="XXX")
+    ctx = RuleContext(today=TODAY, reference_loaded=frozenset({"facilities", "financial_classes"}))
+    assert [c for c, _, _ in check(claim, ctx)] == ["FACILITY_UNKNOWN", "FINANCIAL_CLASS_UNKNOWN"]
