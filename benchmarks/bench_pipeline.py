@@ -53,7 +53,7 @@ from benchmarks.fleet import (
 TARGETS = {"claims_per_s": 25_000, "ratio": 0.40, "speedup": 100, "dispatch_s_per_million": 5.0, "rss_mb": 300}
 BENCH_DIR = ROOT / "var" / "bench"
 MODEL_CACHE = BENCH_DIR / "filter_model.joblib"
-STAGES = ("read", "validate", "score", "encode", "write", "status")
+STAGES = ("read", "lookup", "validate", "score", "encode", "write", "status")
 
 
 def bench_model(path: Path | None) -> Path:

@@ -83,7 +83,7 @@ def process_chunk(
     outcomes: dict[str, str] = {}
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         with res.production.connection() as pconn:
-            with timed("read"):
+            with timed("lookup"):  # outcomes already written, and the duplicate candidates in both databases
                 already = shard_io.outcomes(res, pconn, ids)
                 pending = np.fromiter((cid not in already for cid in ids), dtype=bool, count=len(ids))
                 keys = dupcols.key_frame(frame, pending)

@@ -56,10 +56,10 @@ def process_chunk(res: WorkerResources, batch_id: str, claim_ids: Sequence[str])
     by_id = {c.claim_id: c for c in claims}
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         with writer.session() as prod:
-            with stage("read"):
+            with stage("lookup"):
                 already = prod.existing_outcomes(list(by_id))
             pending = [c for c in claims if c.claim_id not in already]
-            with stage("read"), res.staging.connection() as sconn:
+            with stage("lookup"), res.staging.connection() as sconn:
                 duplicates = find_duplicates(sconn, prod, pending)
             with stage("validate"):
                 failures = validate_chunk(pending, replace(ctx, duplicates=duplicates), rules=pipeline.CHUNK_RULES)

@@ -244,11 +244,11 @@ def process_records(res: WorkerResources, batch_id: str, claim_ids: Sequence[str
     outcomes: dict[str, str] = {}
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         with res.production.connection() as pconn:
-            with stage("read"):
+            with stage("lookup"):
                 already = shard_io.outcomes(res, pconn, list(by_id))
             pending = [c for c in claims if c.claim_id not in already]
             # one duplicate query per database (per claims shard when production is sharded)
-            with stage("read"), res.staging.connection() as sconn, shard_io.every_shard(res, pconn) as shards:
+            with stage("lookup"), res.staging.connection() as sconn, shard_io.every_shard(res, pconn) as shards:
                 duplicates = find_duplicates(sconn, pconn, pending, [c for c in shards if c is not pconn])
             with stage("validate"):
                 failures = validate_chunk(pending, replace(ctx, duplicates=duplicates), rules=CHUNK_RULES)

@@ -11,12 +11,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from celery import Task
-from celery.signals import worker_init, worker_process_init, worker_process_shutdown
+from celery.signals import task_postrun, worker_init, worker_process_init, worker_process_shutdown
 from celery.utils.log import get_task_logger
 
 from claims_tasks import dead_letters as dead_letter_flow
 from claims_tasks import dispatch as dispatcher
-from claims_tasks import failures, monitors, pipeline, warmup
+from claims_tasks import failures, heap, monitors, pipeline, warmup
 from claims_tasks.celery_app import app
 from claims_tasks.config import get_settings
 from claims_tasks.crypto import make_cipher
@@ -94,6 +94,12 @@ def _pin_model_threads(**_: Any) -> None:
     from ml.serving import single_threaded
 
     single_threaded()
+
+
+@task_postrun.connect
+def _trim_heap(**_: Any) -> None:
+    # RSS flat over a million claims (issue 7): what a chunk freed goes back to the OS (claims_tasks/heap.py).
+    heap.release_free_memory()
 
 
 @worker_process_shutdown.connect

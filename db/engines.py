@@ -64,7 +64,8 @@ def is_transient(exc: BaseException) -> bool:
 def connect(dsn: str, role: str, **kwargs: object) -> psycopg.Connection:
     """Open a connection, turning 'cannot connect' into one line that names the database and where."""
     if is_odbc(dsn):
-        # An ODBC production target is written by the worker's chunk path only (docs/SQLSERVER.md).
+        # An ODBC production target is written by the worker's chunk path and read by reconcile
+        # (db/ledger_odbc.py), both through pyodbc; nothing else runs against it (docs/SQLSERVER.md).
         raise ConfigError(
             f"{role} database is an ODBC target ({odbc_target(dsn).describe()}); this needs PostgreSQL: "
             "see docs/SQLSERVER.md for what runs against SQL Server"

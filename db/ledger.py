@@ -2,22 +2,25 @@
 
 Staging and production are separate databases, so the staging side (claim id, state, line and diagnosis
 counts) is streamed as raw COPY bytes into a temporary table on the production side, where the checks
-are a few set-based joins.
+are a few set-based joins. An ODBC production (SQL Server, docs/SQLSERVER.md) gets the same rows through
+db/ledger_odbc.py instead, and the same checks written for its dialect.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psycopg
 
+from claims_tasks.errors import ConfigError
 from claims_tasks.records import STATES
 from db import engines
 from db.models import CLOSED_FAILED, OPEN_FAILED
 from db.shard_ledger import shadow_claims
+from db.writers.dsn import is_odbc
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +58,7 @@ class LedgerReport:
         return doc
 
 
-_STAGING_SIDE = """
-COPY (
+_STAGING_ROWS = """
     SELECT c.claim_id, c.status,
            (SELECT count(*) FROM staging.claim_lines l WHERE l.claim_id = c.claim_id),
            (SELECT count(*) FROM staging.claim_diagnoses d WHERE d.claim_id = c.claim_id)
@@ -65,8 +67,10 @@ COPY (
     UNION ALL
     -- Claims whose staging rows retention removed (done/resolved only): their final state and counts.
     SELECT c.claim_id, c.status, c.lines, c.diagnoses FROM staging.retired_claims c WHERE true {batch_filter}
-) TO STDOUT
 """
+_STAGING_SIDE = "COPY (" + _STAGING_ROWS + ") TO STDOUT"
+# Rows of the staging side in memory at a time when it goes to an ODBC production (no COPY there).
+STAGING_BATCH_ROWS = 10_000
 
 # missing: an outcome the ledger records but production lacks (done/review -> claims; failed -> an open
 #   failed_claims row, or a repaired one whose staging flip is still on its way; resolved -> a closed one).
@@ -135,12 +139,15 @@ def reconcile(
     staging_dsn: str, production_dsn: str, batch: str | None = None, claim_shards: Sequence[str] = ()
 ) -> LedgerReport:
     """The report for the whole ledger (or one batch). claim_shards: the databases production claims are
-    sharded over (CLAIMS_PRODUCTION_SHARDS), when they are not all in production_dsn."""
+    sharded over (CLAIMS_PRODUCTION_SHARDS), when they are not all in production_dsn. production_dsn may be
+    an ODBC target (db/ledger_odbc.py)."""
+    odbc = is_odbc(production_dsn)
+    if odbc and any(dsn != production_dsn for dsn in claim_shards):
+        raise ConfigError("CLAIMS_PRODUCTION_SHARDS is not supported with an ODBC CLAIMS_PRODUCTION_DSN")
     report = LedgerReport(batch=batch)
     where = "WHERE batch_id = %s" if batch else ""
     params = (batch,) if batch else ()
-    with engines.connection(staging_dsn, "staging") as sconn, \
-            engines.connection(production_dsn, "production") as pconn:  # fmt: skip
+    with engines.connection(staging_dsn, "staging") as sconn:
         # One snapshot of the ledger for the counts and the rows compared, so that work finishing meanwhile
         # cannot make the report add up two different moments.
         sconn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -154,6 +161,24 @@ def reconcile(
         report.states = {s: int(counts.get(s, 0)) for s in STATES}
         report.total = sum(report.states.values())
 
+        if odbc:
+            from db import ledger_odbc
+
+            row = ledger_odbc.check(production_dsn, _staging_rows(sconn, batch), batch, _CHECKED_TABLES)
+        else:
+            row = _check_postgresql(sconn, production_dsn, batch, claim_shards)
+        (report.missing, report.duplicates, report.unexpected, report.line_mismatches,
+         report.repairs_in_flight) = map(int, row)  # fmt: skip
+        sconn.rollback()
+    return report
+
+
+def _check_postgresql(
+    sconn: psycopg.Connection, production_dsn: str, batch: str | None, claim_shards: Sequence[str]
+) -> Sequence[int]:
+    """The checks on a PostgreSQL production, the staging side streamed in by COPY."""
+    params = (batch,) if batch else ()
+    with engines.connection(production_dsn, "production") as pconn:
         _analyze_if_never(pconn)
         pconn.execute("CREATE TEMP TABLE rc (claim_id text PRIMARY KEY, state text, lines int, dx int) ON COMMIT DROP")
         batch_filter = "AND c.batch_id = %s" if batch else ""
@@ -170,8 +195,16 @@ def reconcile(
             {"open": list(OPEN_FAILED), "closed": list(CLOSED_FAILED), "batch": batch},
         ).fetchone()
         assert row is not None
-        (report.missing, report.duplicates, report.unexpected, report.line_mismatches,
-         report.repairs_in_flight) = map(int, row)  # fmt: skip
         pconn.rollback()
-        sconn.rollback()
-    return report
+    return row
+
+
+def _staging_rows(sconn: psycopg.Connection, batch: str | None) -> Iterator[list[tuple[Any, ...]]]:
+    """The staging side as rows, STAGING_BATCH_ROWS at a time (a server-side cursor in sconn's snapshot):
+    memory stays bounded however large the ledger."""
+    batch_filter = "AND c.batch_id = %s" if batch else ""
+    params = (batch,) * 2 if batch else ()
+    with sconn.cursor(name="ledger_staging_side") as cur:
+        cur.execute(_STAGING_ROWS.format(batch_filter=batch_filter), params)
+        while rows := cur.fetchmany(STAGING_BATCH_ROWS):
+            yield rows

@@ -50,6 +50,7 @@ from sqlalchemy import (
     cast,
     delete,
     exists,
+    func,
     insert,
     literal,
     literal_column,
@@ -136,6 +137,16 @@ DIAGNOSES = Target(models.production_claim_diagnoses, DIAGNOSIS_FIELDS, ("claim_
 FAILED = Target(models.failed_claims, FAILED_COLUMNS, ("claim_id",), open_only=True)
 TARGETS = (CLAIMS, LINES, DIAGNOSES, FAILED)
 
+# The staging side of the ledger check, one row per claim that has an outcome (db/ledger.py _STAGING_SIDE).
+LEDGER_ROWS = Table(
+    "rc",
+    MetaData(),
+    Column("claim_id", Text, primary_key=True),
+    Column("state", Text),
+    Column("lines", Integer),
+    Column("dx", Integer),
+)
+
 # The reference masters (p0008), by table name: one text key, `active` last.
 REFERENCE = {t.name: t for t in (models.production_facilities, models.production_payers,
                                  models.production_financial_classes)}  # fmt: skip
@@ -165,7 +176,14 @@ class Dialect:
         return Table(f"{self._temp_prefix}{name}", MetaData(), *cols, prefixes=prefixes)
 
     def _stage_type(self, column: Column) -> TypeEngine:
-        return mssql_type(column) if self.typed_stage else Text()
+        if not self.typed_stage:
+            return Text()
+        t = mssql_type(column)
+        if isinstance(t, mssql.NVARCHAR):
+            # A #table takes tempdb's collation, which may differ from the database's: comparing its text
+            # (claim ids, reference keys) with production's would then fail with a collation conflict.
+            return mssql.NVARCHAR(t.length, collation="DATABASE_DEFAULT")
+        return t
 
     def prepare_stage(self, stage: Table) -> list[str]:
         """Statements (no parameters) that leave the session's temp table existing and empty."""
@@ -333,7 +351,7 @@ class Dialect:
         new, old = (", ".join(f"{side}.{q(c)}" for c in rest) for side in ("s", "t"))
         differs = f"EXISTS (SELECT {new} EXCEPT SELECT {old})"
         return [
-            f"MERGE INTO {q(table.name)} WITH (HOLDLOCK) AS t USING {q(s.name)} AS s ON t.{q(k)} = s.{q(k)} "
+            f"MERGE INTO {q(table.name)} WITH (HOLDLOCK) AS t USING {q(s.name)} AS s ON t.{q(k)} = s.{q(k)} "  # nosec B608 # table and column names from the SQLAlchemy models, quoted; no values
             f"WHEN MATCHED AND {differs} THEN UPDATE SET {', '.join(f'{q(c)} = s.{q(c)}' for c in rest)} "
             f"WHEN NOT MATCHED BY TARGET THEN INSERT ({', '.join(q(c) for c in cols)}) "
             f"VALUES ({', '.join(f's.{q(c)}' for c in cols)}) "
@@ -367,6 +385,104 @@ class Dialect:
             loaded = select(null(), null()).where(exists().select_from(table))
             self._cache[key] = self.compile(union_all(found, loaded))
         return self._cache[key]
+
+    # -------------------------------------------------------- the ledger check (db/ledger_odbc.py)
+    def ledger_stage(self) -> Table:
+        """The staging side of the ledger (LEDGER_ROWS) as a session temp table keyed by claim id: SQL Server
+        ``#rc``, typed; PostgreSQL ``rc``, text like the other stages."""
+        cols = [Column(c.name, self._stage_type(c), primary_key=c.primary_key) for c in LEDGER_ROWS.columns]
+        return Table(f"{self._temp_prefix}rc", MetaData(), *cols, prefixes=[] if self.typed_stage else ["TEMPORARY"])
+
+    def ledger_analyze(self) -> list[str]:
+        """After the load: statistics for the checks' plans. SQL Server creates them on a #table itself
+        (AUTO_CREATE_STATISTICS, at the checks' compilation); PostgreSQL never analyzes a temp table itself."""
+        return [] if self.typed_stage else [f"ANALYZE {self.quote(self.ledger_stage().name)}"]
+
+    def never_analyzed(self, tables: Sequence[str]) -> str | None:
+        """PostgreSQL: which of these production tables have many rows and no statistics at all (then the
+        anti-joins of the checks run for minutes; db/ledger.py). None on SQL Server, which keeps them itself."""
+        if self.typed_stage:
+            return None
+        names = ", ".join(f"'{t}'" for t in tables)
+        return (
+            f"SELECT relname FROM pg_stat_user_tables WHERE relname IN ({names})"  # nosec B608 # constant table names
+            " AND last_analyze IS NULL AND last_autoanalyze IS NULL AND n_mod_since_analyze > 10000"
+        )
+
+    def ledger_checks(self, by_batch: bool) -> str:
+        """db/ledger.py _CHECKS for this dialect: one row (missing, duplicates, unexpected, line_mismatches,
+        repairs_in_flight) from the staged ledger and production. by_batch: production claims of one batch
+        only (the unexpected check), the batch id as the one parameter (BATCH)."""
+        key = ("ledger", by_batch)
+        if key not in self._cache:
+            self._cache[key] = self.compile(self._ledger_checks(by_batch))
+        return self._cache[key]
+
+    def _ledger_checks(self, by_batch: bool) -> ClauseElement:
+        # Status lists are IN lists of the fixed constants (no arrays on SQL Server), counts are plain
+        # count(*) scalar subqueries (no FILTER), and nothing compares a boolean.
+        rc, p, f = self.ledger_stage(), models.production_claims, models.failed_claims
+        lines, dx = models.production_claim_lines, models.production_claim_diagnoses
+        cid = rc.c.claim_id
+
+        def count(source: Any, *where: ColumnElement) -> ColumnElement:
+            return select(func.count()).select_from(source).where(*where).scalar_subquery()
+
+        def number(col: ColumnElement) -> ColumnElement:
+            return col if self.typed_stage else cast(col, Integer)
+
+        def failure(*where: ColumnElement) -> ColumnElement:
+            return exists().where(f.c.claim_id == cid, *where)
+
+        is_open = f.c.status.in_(models.OPEN_FAILED)
+        outcome = rc.c.state.in_(("done", "review"))
+        # A failure repaired in production whose staging flip from failed to done is still on its way.
+        repaired = (
+            exists()
+            .select_from(f.join(p, p.c.claim_id == f.c.claim_id))
+            .where(f.c.claim_id == cid, f.c.status == "repaired")
+        )
+        in_claims = rc.join(p, p.c.claim_id == cid)
+
+        missing = (
+            count(rc, outcome, ~exists().where(p.c.claim_id == cid))
+            + count(rc, rc.c.state == "failed", ~failure(is_open), ~repaired)
+            + count(rc, rc.c.state == "resolved", ~failure(f.c.status.in_(models.CLOSED_FAILED)))
+        )
+        twice = (
+            select(f.c.claim_id)
+            .select_from(f.join(rc, cid == f.c.claim_id))
+            .where(is_open)
+            .group_by(f.c.claim_id)
+            .having(func.count() > 1)
+            .subquery("twice")
+        )
+        duplicates = count(in_claims, failure(is_open)) + count(twice)
+        this_batch = [p.c.batch_id == BATCH] if by_batch else []
+        unexpected = count(
+            p,
+            *this_batch,
+            ~exists().where(cid == p.c.claim_id, outcome),
+            ~exists()
+            .select_from(rc.join(f, f.c.claim_id == cid))
+            .where(cid == p.c.claim_id, rc.c.state == "failed", f.c.status == "repaired"),
+        )
+        line_mismatches = count(
+            in_claims,
+            p.c.version == 1,
+            or_(
+                number(rc.c.lines) != count(lines, lines.c.claim_id == cid),
+                number(rc.c.dx) != count(dx, dx.c.claim_id == cid),
+            ),
+        )
+        repairs = count(rc, rc.c.state == "failed", or_(repaired, failure(f.c.status == "retrying")))
+        return select(
+            missing.label("missing"),
+            duplicates.label("duplicates"),
+            unexpected.label("unexpected"),
+            line_mismatches.label("line_mismatches"),
+            repairs.label("repairs_in_flight"),
+        )
 
     # -------------------------------------------------------- values
     def converter(self, table: Table, columns: Sequence[str]) -> Callable[[Sequence[Any]], tuple]:

@@ -69,6 +69,35 @@ def test_lookups_and_compensation_compile_for_sql_server() -> None:
         assert _compiles(stmt)
 
 
+def test_ledger_check_compiles_for_sql_server() -> None:
+    """reconcile's staged ledger (#rc) and its checks: no arrays, no FILTER, status lists inlined."""
+    stage = MSSQL.ledger_stage()
+    create, truncate = MSSQL.prepare_stage(stage)
+    assert create.startswith("IF OBJECT_ID('tempdb..#rc') IS NULL CREATE TABLE [#rc] (")
+    assert "claim_id NVARCHAR(100) COLLATE DATABASE_DEFAULT NOT NULL" in create  # tempdb's collation may differ
+    assert "PRIMARY KEY (claim_id)" in create and "lines INTEGER" in create and "?" not in create
+    assert truncate == "TRUNCATE TABLE [#rc]"
+    insert = MSSQL.load_stage(stage)
+    assert insert == "INSERT INTO [#rc] (claim_id, state, lines, dx) VALUES (?, ?, ?, ?)"
+    whole, one_batch = MSSQL.ledger_checks(False), MSSQL.ledger_checks(True)
+    for checks in (whole, one_batch):
+        assert "ANY" not in checks and "FILTER" not in checks and "CAST(" not in checks and "::" not in checks
+        assert "failed_claims.status IN ('new', 'retrying', 'review')" in checks
+        assert "failed_claims.status IN ('repaired', 'resolved', 'voided')" in checks
+        assert "HAVING count(*) > 1) AS twice" in checks
+        for name in ("missing", "duplicates", "unexpected", "line_mismatches", "repairs_in_flight"):
+            assert f"AS {name}" in checks
+        for stmt in (create, truncate, insert, checks):
+            assert _compiles(stmt)
+    assert "?" not in whole and one_batch.count("?") == 1 and "claims.batch_id = ?" in one_batch
+    assert MSSQL.ledger_analyze() == [] and MSSQL.never_analyzed(("claims",)) is None
+    # psqlODBC: a text stage (as every PostgreSQL stage), its counts cast back for the comparison.
+    assert POSTGRESQL.prepare_stage(POSTGRESQL.ledger_stage())[0].startswith(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS rc ("
+    )
+    assert "CAST(rc.lines AS INTEGER) != (SELECT count(*)" in POSTGRESQL.ledger_checks(False)
+
+
 def test_postgresql_dialect_casts_text_stage_columns() -> None:
     move = POSTGRESQL.move(dialects.FAILED)
     assert move.startswith("INSERT INTO failed_claims (")

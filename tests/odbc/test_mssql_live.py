@@ -21,6 +21,7 @@ from claims_tasks import pipeline  # noqa: E402
 from claims_tasks.config import Settings  # noqa: E402
 from claims_tasks.dispatch import dispatch  # noqa: E402
 from claims_tasks.resources import build_resources  # noqa: E402
+from db.ledger import reconcile  # noqa: E402
 from db.writers.odbc import OdbcWriter, connect  # noqa: E402
 from db.writers.schema import init_odbc_production  # noqa: E402
 from tests.factories import insert_claims, make_valid_claims  # noqa: E402
@@ -69,5 +70,7 @@ def test_pipeline_against_sql_server(mssql: Settings, staging: psycopg.Connectio
         again = pipeline.process_chunk(res, batch, ids)
         assert (again.done, again.already) == (0, 200)
         assert _count("claims") == 200
+        ledger = reconcile(mssql.staging_dsn, DSN, batch)  # the #rc load and the mssql checks, for real
+        assert ledger.ok and ledger.total == 200 and ledger.missing == ledger.line_mismatches == 0
     finally:
         res.close()

@@ -21,6 +21,7 @@ from claims_tasks.config import Settings  # noqa: E402
 from claims_tasks.metrics import METRICS_KEY  # noqa: E402
 from claims_tasks.pool_stats import POOL_STATS_KEY  # noqa: E402
 from claims_tasks.tasks import run_dispatch  # noqa: E402
+from db.ledger import reconcile  # noqa: E402
 from db.seed import seed_claims  # noqa: E402
 from tests.workers import WorkerProcess, wait_for_batch, wait_for_ledger  # noqa: E402
 
@@ -51,6 +52,9 @@ def test_batch_through_an_odbc_production(
     ledger = wait_for_ledger(clean.staging_dsn, clean.production_dsn, result.batch_id, timeout=60)
     assert ledger.ok and ledger.duplicates == 0 and ledger.missing == 0 and ledger.line_mismatches == 0
     assert (ledger.states["done"], ledger.states["failed"]) == (done, failed)
+    # And through the ODBC DSN itself, as an operator with a SQL Server production runs it: the same report.
+    assert reconcile(clean.staging_dsn, odbc_dsn(clean.production_dsn), result.batch_id) == ledger
+    assert reconcile(clean.staging_dsn, odbc_dsn(clean.production_dsn)).ok
     counts = production.execute(
         "SELECT (SELECT count(*) FROM claims), (SELECT count(*) FROM failed_claims),"
         " (SELECT count(*) FROM failed_claims WHERE status = 'retrying')"
