@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from db.writers.odbc import OdbcWriter
     from ml.serving import Scorer
 
-REFERENCE_TTL_SECONDS = 300.0
 REFERENCE_CHECK_SECONDS = 2.0  # how stale a worker's reference data may be after load_reference
 
 
@@ -44,7 +43,6 @@ class WorkerResources:
     metrics_redis: redis.Redis
     _reference: Reference | None = None
     _reference_at: float = 0.0  # last version check
-    _reference_loaded_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # The filter model: the one the worker loaded and checked before forking its pool (tasks._load_model),
     # else loaded on first use. A model that cannot be loaded fails the chunk; no claim goes unscored.
@@ -83,15 +81,14 @@ class WorkerResources:
 
     def reference(self) -> Reference:
         """Reference data, read through and never per claim: reloaded when staging.reference_versions has
-        moved (one cheap query, at most every REFERENCE_CHECK_SECONDS) or after REFERENCE_TTL_SECONDS, a
-        backstop for hand edits made without bump_version."""
+        moved (one cheap query, at most every REFERENCE_CHECK_SECONDS), which triggers on the reference
+        tables bump on any change (migration s0008), and only then: a reload holds two copies for a moment."""
         with self._lock:
             now, held = time.monotonic(), self._reference
             if held is None or now - self._reference_at >= REFERENCE_CHECK_SECONDS:
                 with self.staging.connection() as conn:
-                    expired = held is None or now - self._reference_loaded_at > REFERENCE_TTL_SECONDS
-                    if expired or reference_version(conn) != held.version:
-                        self._reference, self._reference_loaded_at = load_reference_sets(conn), now
+                    if held is None or reference_version(conn) != held.version:
+                        self._reference = load_reference_sets(conn)
                     if self.rvu is not None and (self.rvu.refresh(conn) or self._reference is not held):
                         self._reference = replace(self._reference, rvu_per_unit=self.rvu.view())  # type: ignore[arg-type]
                     if self.references is not None:

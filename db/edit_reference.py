@@ -13,7 +13,9 @@ REFERENCE_VERSION = "reference"
 
 def bump_version(conn: psycopg.Connection) -> int:
     """Tell the workers the reference data changed (they reload within a few seconds); returns the new
-    version. Call it after editing reference tables by hand. Does not commit."""
+    version. Edits to the reference tables bump it by themselves (migration s0008's triggers); this is for
+    changes they cannot see, such as production's reference masters (db/production_reference.py). Does not
+    commit."""
     row = conn.execute(
         "INSERT INTO staging.reference_versions AS v (name, version) VALUES (%s, 1) ON CONFLICT (name)"
         " DO UPDATE SET version = v.version + 1, updated_at = now() RETURNING version",

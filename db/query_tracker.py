@@ -61,6 +61,7 @@ class QueryTracker:
     slow: list[dict[str, Any]] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
     _names: dict[str, str] = field(default_factory=dict)
+    _by_name: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def name_of(self, query: Any) -> str:
@@ -68,8 +69,11 @@ class QueryTracker:
         name = self._names.get(text)
         if name is None:
             name = self._names[text] = statement_name(text)
-            self.texts[name] = text
+            self.texts[name] = self._by_name[name] = text
         return name
+
+    def text_of(self, name: str) -> str | None:
+        return self._by_name.get(name)
 
     def record(self, query: Any, seconds: float) -> None:
         name = self.name_of(query)
@@ -142,6 +146,11 @@ def flush(client: Any, metrics: Any) -> None:
         return
     try:
         with client.pipeline(transaction=False) as pipe:
+            # A slow statement's text goes again with it: Redis keeps nothing on disk, and after a restart
+            # the log would otherwise name statements whose text this process sent only once.
+            for name in {e["statement"] for e in slow} - texts.keys():
+                if (text := TRACKER.text_of(name)) is not None:
+                    texts[name] = text
             for name, text in texts.items():
                 pipe.hsetnx(QUERY_TEXTS_KEY, name, text)
             if slow:

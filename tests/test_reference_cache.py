@@ -51,17 +51,25 @@ def test_loading_twice_changes_nothing_and_a_change_bumps_the_version(settings: 
         conn.commit()
         assert reference_version(conn) == before
         assert counts["icd10_codes"] > 90_000 and counts["mue_limits"] >= 100 and counts["ncci_pairs"] >= 10
-        # A hand edit is undone by the next load, which bumps the version.
+        # A hand edit, with no bump_version, bumps the version by itself (the s0008 triggers): the workers
+        # reload. A statement that changed nothing does not.
         conn.execute("UPDATE staging.mue_limits SET max_units = 9 WHERE procedure_code = '99213'")
         conn.execute("DELETE FROM staging.icd10_codes WHERE code = 'E11.9'")
         conn.execute("INSERT INTO staging.modifiers VALUES ('ZZ', 'not a modifier')")
+        conn.execute("UPDATE staging.payers SET active = false WHERE payer_id = 'NO SUCH PAYER'")
         conn.commit()
-        assert reference_version(conn) == before
+        edited = reference_version(conn)
+        assert edited == before + 3
+        # The next load undoes the hand edit, and bumps again.
         load_reference(conn)
         conn.commit()
-        assert reference_version(conn) == before + 1
+        reloaded = reference_version(conn)
+        assert reloaded > edited
         edits = load_reference_sets(conn).edits
         assert edits.mue["99213"] == (1, 2) and "E11.9" in edits.icd10[0].billable and "ZZ" not in edits.modifiers
+        load_reference(conn)
+        conn.commit()
+        assert reference_version(conn) == reloaded
 
 
 def test_worker_cache_reads_through_and_refreshes_on_a_version_change(
@@ -84,22 +92,27 @@ def test_worker_cache_reads_through_and_refreshes_on_a_version_change(
     assert pipeline.rule_context(worker_resources, first, cigna).payers == {"CIGNA"}
     try:
         staging.execute("UPDATE staging.payers SET active = false WHERE payer_id = 'CIGNA'")
+        # A hand edit bumps the version by itself (migration s0008). Within the check interval the cache is
+        # not even asked; after it, the new version is loaded.
+        assert worker_resources.reference() is first
         time.sleep(resources.REFERENCE_CHECK_SECONDS + 0.2)
-        # A hand edit without a bump: the version check finds nothing new, the cache stands.
-        assert worker_resources.reference() is first and len(loads) == 1
+        edited = worker_resources.reference()
+        assert edited is not first and len(loads) == 2 and edited.version == first.version + 1
+        assert "CIGNA" in first.payers and "CIGNA" not in edited.payers
+        # The rules check production, read again after the bump, where CIGNA is still active: not synced yet.
+        assert pipeline.rule_context(worker_resources, edited, cigna).payers == {"CIGNA"}
         with psycopg.connect(staging.info.dsn) as conn:
             # What a reference load does: production's copy brought in step, the version bumped.
             assert sync_production_reference(conn, settings.production_dsn)["payers"] == 1
-        # Within the check interval the cache is not even asked; after it, the new version is loaded.
-        assert worker_resources.reference() is first
-        assert pipeline.rule_context(worker_resources, first, cigna).payers == {"CIGNA"}  # still remembered
         time.sleep(resources.REFERENCE_CHECK_SECONDS + 0.2)
         fresh = worker_resources.reference()
-        assert fresh is not first and len(loads) == 2
-        assert "CIGNA" in first.payers and "CIGNA" not in fresh.payers and fresh.version == first.version + 1
-        # The rules' payers come from production, read again after the bump: CIGNA no longer active.
+        assert fresh is not edited and len(loads) == 3 and fresh.version == edited.version + 1
+        # Now production says CIGNA is no longer active.
         ctx = pipeline.rule_context(worker_resources, fresh, cigna)
         assert ctx.payers == frozenset() and "payers" in ctx.reference_loaded
+        # Nothing changed since: no reload.
+        time.sleep(resources.REFERENCE_CHECK_SECONDS + 0.2)
+        assert worker_resources.reference() is fresh and len(loads) == 3
     finally:
         staging.execute("UPDATE staging.payers SET active = true WHERE payer_id = 'CIGNA'")
         sync_production_reference(staging, settings.production_dsn)

@@ -60,9 +60,11 @@ def test_a_sync_upserts_changes_deactivates_rows_gone_and_twice_changes_nothing(
             conn.execute("INSERT INTO staging.payers VALUES ('ZZNEW', 'A new payer', 'commercial', true)")
             conn.execute("UPDATE staging.financial_classes SET description = 'renamed' WHERE code = 'MC'")
             conn.execute("DELETE FROM staging.facilities WHERE facility_id = 'F0050'")
+            edited = reference_version(conn)
+            assert edited == before + 3  # each edit bumps the version itself (migration s0008)
             changed = sync_production_reference(conn, settings.production_dsn)  # sees this transaction's edits
             assert changed == {"facilities": 1, "payers": 1, "financial_classes": 1}
-            assert reference_version(conn) == before + 1  # the workers' caches are emptied
+            assert reference_version(conn) == edited + 1  # the workers' caches are emptied
             assert prod.execute("SELECT active FROM payers WHERE payer_id = 'ZZNEW'").fetchone() == (True,)
             assert prod.execute("SELECT description FROM financial_classes WHERE code = 'MC'").fetchone() == (
                 "renamed",
