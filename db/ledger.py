@@ -20,6 +20,7 @@ from claims_tasks.records import STATES
 from db import engines
 from db.models import CLOSED_FAILED, OPEN_FAILED
 from db.shard_ledger import shadow_claims
+from db.writers.dialects import POSTGRESQL
 from db.writers.dsn import is_odbc
 
 logger = logging.getLogger(__name__)
@@ -119,14 +120,9 @@ _CHECKED_TABLES = ("claims", "claims_default", "claim_lines", "claim_diagnoses",
 
 def _analyze_if_never(conn: psycopg.Connection) -> None:
     """ANALYZE the checked tables that were never analyzed and have many rows; skipped without the right."""
-    stale = [
-        name
-        for (name,) in conn.execute(
-            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s) AND last_analyze IS NULL"
-            " AND last_autoanalyze IS NULL AND n_mod_since_analyze > 10000",
-            (list(_CHECKED_TABLES),),
-        )
-    ]
+    query = POSTGRESQL.never_analyzed(_CHECKED_TABLES)  # the same question ledger_odbc asks over ODBC
+    assert query is not None
+    stale = [name for (name,) in conn.execute(query)]
     for name in stale:
         try:
             with conn.transaction():

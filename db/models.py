@@ -124,32 +124,44 @@ staging_claim_diagnoses = Table(
     Column("qualifier", Text),  # X12 HI qualifier (ABK principal, ABF other, ABJ admitting) when imported
 )
 
-facilities = Table(
-    "facilities",
-    staging_metadata,
-    Column("facility_id", Text, primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("npi", Text),
-    Column("state", Text),
-    Column("active", Boolean, nullable=False, server_default="true"),
-)
 
-payers = Table(
-    "payers",
-    staging_metadata,
-    Column("payer_id", Text, primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("payer_type", Text),
-    Column("active", Boolean, nullable=False, server_default="true"),
-)
+def _reference_masters(metadata: MetaData) -> tuple[Table, Table, Table]:
+    """facilities, payers, financial_classes: loaded into staging, and copied to production (p0008), where the
+    rules check claims against them (db/production_reference.py keeps the copies in step; the cache is
+    claims_tasks/reference_cache.py). One definition, so the two cannot drift apart."""
 
-financial_classes = Table(
-    "financial_classes",
-    staging_metadata,
-    Column("code", Text, primary_key=True),
-    Column("description", Text, nullable=False),
-    Column("active", Boolean, nullable=False, server_default="true"),
-)
+    def active() -> Column:
+        return Column("active", Boolean, nullable=False, server_default="true")
+
+    return (
+        Table(
+            "facilities",
+            metadata,
+            Column("facility_id", Text, primary_key=True),
+            Column("name", Text, nullable=False),
+            Column("npi", Text),
+            Column("state", Text),
+            active(),
+        ),
+        Table(
+            "payers",
+            metadata,
+            Column("payer_id", Text, primary_key=True),
+            Column("name", Text, nullable=False),
+            Column("payer_type", Text),
+            active(),
+        ),
+        Table(
+            "financial_classes",
+            metadata,
+            Column("code", Text, primary_key=True),
+            Column("description", Text, nullable=False),
+            active(),
+        ),
+    )
+
+
+facilities, payers, financial_classes = _reference_masters(staging_metadata)
 
 rvu_values = Table(
     "rvu_values",
@@ -388,34 +400,7 @@ production_claim_diagnoses = Table(
     Column("icd10_code", Text, nullable=False),
 )
 
-# The reference masters the rules check claims against (p0008): copies of staging's tables of the same names,
-# kept in step by db/production_reference.py and read through claims_tasks/reference_cache.py.
-production_facilities = Table(
-    "facilities",
-    production_metadata,
-    Column("facility_id", Text, primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("npi", Text),
-    Column("state", Text),
-    Column("active", Boolean, nullable=False, server_default="true"),
-)
-
-production_payers = Table(
-    "payers",
-    production_metadata,
-    Column("payer_id", Text, primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("payer_type", Text),
-    Column("active", Boolean, nullable=False, server_default="true"),
-)
-
-production_financial_classes = Table(
-    "financial_classes",
-    production_metadata,
-    Column("code", Text, primary_key=True),
-    Column("description", Text, nullable=False),
-    Column("active", Boolean, nullable=False, server_default="true"),
-)
+production_facilities, production_payers, production_financial_classes = _reference_masters(production_metadata)
 
 failed_claims = Table(
     "failed_claims",

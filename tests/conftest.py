@@ -8,6 +8,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,6 +19,7 @@ from claims_tasks import config
 from claims_tasks.bootstrap import init_databases
 from db import engines
 from tests.tables import PRODUCTION_TABLES, STAGING_TABLES
+from tests.workers import WorkerProcess, ready_worker
 
 PG = os.environ.get("CLAIMS_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 # One Redis database per pytest-xdist worker (gw0 -> 13, gw1 -> 14, ...): test workers consume the shard
@@ -79,6 +81,13 @@ def clean(settings: config.Settings) -> Iterator[config.Settings]:
         conn.execute("TRUNCATE " + ", ".join(PRODUCTION_TABLES))
     redis.Redis.from_url(settings.broker_url).flushdb()
     yield settings
+
+
+@pytest.fixture
+def worker(clean: config.Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
+    """A real `celery worker` on the emptied test databases, ready; stopped after the test."""
+    with ready_worker(tmp_path / "worker.log") as proc:
+        yield proc
 
 
 @pytest.fixture

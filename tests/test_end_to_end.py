@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -39,16 +38,6 @@ _DX_DIGEST = """
 SELECT claim_id, string_agg(sequence || ':' || icd10_code, ';' ORDER BY sequence)
 FROM {table} WHERE claim_id = ANY(%s) GROUP BY claim_id
 """
-
-
-@pytest.fixture
-def worker(clean: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
-    proc = WorkerProcess(tmp_path / "worker.log")
-    try:
-        proc.wait_ready()
-        yield proc
-    finally:
-        proc.stop()
 
 
 def test_seeded_claims_flow_to_production_and_failed_claims(

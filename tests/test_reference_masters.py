@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -182,16 +181,6 @@ def _scrape(settings: Settings) -> dict[tuple[str, str], float]:
                 key = (sample.labels["table"], sample.labels["result"])
                 out[key] = out.get(key, 0.0) + sample.value
     return out
-
-
-@pytest.fixture
-def worker(clean: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
-    proc = WorkerProcess(tmp_path / "worker.log")
-    try:
-        proc.wait_ready()
-        yield proc
-    finally:
-        proc.stop()
 
 
 def test_a_facility_deactivated_in_production_fails_its_claims_through_a_worker(

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,17 @@ class WorkerProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._sink.close()
+
+
+@contextmanager
+def ready_worker(log: Path, **kwargs: Any) -> Iterator[WorkerProcess]:
+    """A worker (WorkerProcess's arguments) that is ready to take chunks; stopped on the way out."""
+    proc = WorkerProcess(log, **kwargs)
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        proc.stop()
 
 
 def wait_for_ledger(staging_dsn: str, production_dsn: str, batch_id: str | None = None, timeout: float = 120) -> Any:

@@ -14,7 +14,7 @@ import pytest
 from claims_tasks.config import Settings
 from claims_tasks.tasks import run_dispatch
 from db.ledger import reconcile
-from tests.workers import WorkerProcess, wait_for_batch, wait_for_ledger
+from tests.workers import WorkerProcess, ready_worker, wait_for_batch, wait_for_ledger
 from tests.x12.helpers import FIXTURES
 from tests.x12.test_import import run_cli
 
@@ -25,12 +25,8 @@ INPATIENT_FILE = FIXTURES / "837i_inpatient_2026.x12"
 
 @pytest.fixture
 def worker(x12_clean: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
-    proc = WorkerProcess(tmp_path / "worker.log")
-    try:
-        proc.wait_ready()
+    with ready_worker(tmp_path / "worker.log") as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def test_revenue_code_only_inpatient_claim_reaches_production(
