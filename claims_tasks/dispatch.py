@@ -43,12 +43,20 @@ NORMAL_PRIORITY = 6
 # a new row version and index entries per claim, and one connection keeps one core busy.
 DISPATCH_CONNECTIONS = 2
 
-# Claims whose message was lost (a broker restart, a crash between commit and send): queued too long.
+# Claims whose message was lost (a broker restart, a crash between commit and send): queued too long. A
+# queued claim's batch is unfinished (it finishes when every claim has an outcome) and was opened before the
+# claim was queued, so only such batches, opened before the cut-off, can hold one; with none, nothing is read.
+# With some, staging.claims is scanned: no index names status or queued_at, so that flips stay heap-only
+# updates (migration s0009) — the sweep runs every 30 s, the flips a million times a night.
+_STALE_BATCHES_SQL = """
+SELECT batch_id FROM staging.batches
+WHERE status <> 'finished' AND created_at < now() - make_interval(secs => %(older)s)
+"""
 _STALE_SQL = """
 UPDATE staging.claims c SET queued_at = now(), updated_at = now(), attempts = c.attempts + 1
 WHERE c.claim_id IN (
     SELECT claim_id FROM staging.claims
-    WHERE status = 'queued' AND queued_at < now() - make_interval(secs => %(older)s)
+    WHERE batch_id = ANY(%(batches)s) AND status = 'queued' AND queued_at < now() - make_interval(secs => %(older)s)
     ORDER BY queued_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 )
 RETURNING c.batch_id, c.claim_id, c.facility_id, c.total_charge
@@ -245,7 +253,9 @@ def requeue_stale(
         if not (locked and locked[0]):
             return 0
         try:
-            rows = sconn.execute(_STALE_SQL, {"older": older_than_s, "limit": limit}).fetchall()
+            params = {"older": older_than_s, "limit": limit}
+            params["batches"] = [b for (b,) in sconn.execute(_STALE_BATCHES_SQL, params)]
+            rows = sconn.execute(_STALE_SQL, params).fetchall() if params["batches"] else []
             sconn.commit()
         finally:
             sconn.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))

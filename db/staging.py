@@ -111,27 +111,27 @@ def write_corrections(conn: psycopg.Connection, claim: Claim) -> None:
     )
 
 
-MARK_OUTCOMES = """
-WITH flipped AS (
-    UPDATE staging.claims c SET status = o.status, updated_at = now()
-    FROM unnest(%s::text[], %s::text[]) AS o(claim_id, status)
-    WHERE c.claim_id = o.claim_id AND c.status = 'queued' AND c.batch_id = %s
-    RETURNING c.status
-)
-SELECT status, count(*) FROM flipped GROUP BY status
+# One statement per outcome, each a primary-key probe of its ids. Not a join with unnest(ids, outcomes): no
+# index names status or batch_id (migration s0009), so the planner guesses `status = 'queued' AND batch_id =
+# ...` from statistics taken before the dispatch (no claim queued) as one row, and a one-row outer side
+# made it loop over the whole array for every claim: a minute per chunk of 4,000.
+MARK_OUTCOME = """
+UPDATE staging.claims SET status = %s, updated_at = now()
+WHERE claim_id = ANY(%s) AND status = 'queued' AND batch_id = %s
 """
 
 
 def mark_outcomes(conn: psycopg.Connection, batch_id: str, outcomes: Mapping[str, str]) -> dict[str, int]:
-    """Move claims from `queued` to their outcome (done/failed/review) in one statement, and advance the
-    batch by what actually changed, in the same transaction. Returns the flipped counts per status."""
-    if not outcomes:
-        return {}
-    flipped = dict(
-        conn.execute(
-            MARK_OUTCOMES, (text_array(list(outcomes)), text_array(list(outcomes.values())), batch_id)
-        ).fetchall()
-    )
+    """Move claims from `queued` to their outcome (done/failed/review), and advance the batch by what
+    actually changed, in the same transaction. Returns the flipped counts per status."""
+    by_status: dict[str, list[str]] = {}
+    for claim_id, status in outcomes.items():
+        by_status.setdefault(status, []).append(claim_id)
+    flipped = {}
+    for status, ids in sorted(by_status.items()):
+        n = conn.execute(MARK_OUTCOME, (status, text_array(ids), batch_id)).rowcount
+        if n:
+            flipped[status] = n
     batches.advance_batch(conn, batch_id, flipped)
     return flipped
 
