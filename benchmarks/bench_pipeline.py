@@ -168,6 +168,7 @@ def run_end_to_end(scratch: Scratch, env: dict[str, str], n: int, workers: int, 
         databases = [database_name(d) for d in all_dsns(scratch, env)]
         backends = backend_pids(f"{PG}/postgres", databases)
         cpu_before = (worker.cpu(), sum(cpu_seconds(p) for p in backends), time.process_time())
+        updates_before = claim_updates(scratch.staging_dsn)
         started = time.perf_counter()
         with chunk_sender() as send:  # as `claims-tasks dispatch` does, with this run's chunk size
             result = dispatch(scratch.staging_dsn, send, shards=int(env["CLAIMS_SHARDS"]),
@@ -180,6 +181,8 @@ def run_end_to_end(scratch: Scratch, env: dict[str, str], n: int, workers: int, 
         ledger = wait_reconciled(scratch, env, result.batch_id)  # automated repairs of failed claims finish too
         reconciled = time.perf_counter()
         rss = worker.peak_rss_mb()
+    time.sleep(1.0)  # backends publish their table statistics at most once a second
+    updates = [a - b for a, b in zip(claim_updates(scratch.staging_dsn), updates_before, strict=True)]
     stages, samples = fleet_figures(scratch.redis_url)
     elapsed = finished - started
     return {
@@ -203,9 +206,24 @@ def run_end_to_end(scratch: Scratch, env: dict[str, str], n: int, workers: int, 
         },
         "worker_rss_mb": {k: round(v) for k, v in rss.items()},
         "states": ledger["states"],
+        # staging.claims row updates in place (HOT) among all of them: dispatch, status flips, sweeps
+        "staging_updates": updates[0],
+        "staging_hot_update_share": round(updates[1] / updates[0], 3) if updates[0] else None,
         "seed_seconds": round(seconds_seed, 2),
+        "worker_warmup_seconds": round(worker.warmup_seconds, 2),  # before the clock starts
         "load_average": load,
     }
+
+
+def claim_updates(staging_dsn: str) -> tuple[int, int]:
+    """Updates and heap-only (HOT) updates of staging.claims so far."""
+    import psycopg
+
+    with psycopg.connect(staging_dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = 'staging.claims'::regclass"
+        ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def prepare_copy_tables(production_dsn: str) -> None:
@@ -361,6 +379,8 @@ def report(doc: dict[str, Any]) -> str:
         f"{'dispatch of N ids (s)':<34} {doc['dispatch_seconds']:>14.2f}",
         f"{'chunk latency p50 / p95 (ms)':<34} {e2e['chunk_p50_ms']:>7.0f} / {e2e['chunk_p95_ms']:<6.0f}",
         f"{'worker peak RSS, largest (MB)':<34} {doc['worker_peak_rss_mb']:>14.0f}  {e2e['worker_rss_mb']}",
+        f"{'staging updates heap-only (HOT)':<34} {e2e['staging_hot_update_share'] or 0:>14.1%}"
+        f"  of {e2e['staging_updates']:,}",
         "",
         "time per stage, from the workers' timers (µs per claim, summed over processes):",
         "  " + "  ".join(f"{s} {v:,.1f}" for s, v in e2e["stage_us_per_claim"].items()),

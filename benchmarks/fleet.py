@@ -82,6 +82,17 @@ def flush_redis(url: str) -> None:
     redis.Redis.from_url(url).flushdb()
 
 
+def warm_processes(url: str) -> int:
+    """Pool processes whose warm-up finished since the Redis database was last flushed."""
+    from claims_tasks.metrics import METRICS_KEY
+
+    total = 0.0
+    for key, value in redis.Redis.from_url(url).hgetall(METRICS_KEY).items():
+        if key.decode().startswith("pool_process_warmups|"):
+            total += float(value)
+    return int(total)
+
+
 class Worker:
     """`celery -A claims_tasks worker -c N` as a subprocess; its log goes to a file."""
 
@@ -97,15 +108,20 @@ class Worker:
         self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=self._sink, stderr=subprocess.STDOUT,
                                      env={**os.environ, **env})  # fmt: skip
         self.concurrency = concurrency
+        self.redis_url = env.get("CLAIMS_BROKER_URL", REDIS)
+        self.warmup_seconds = 0.0
 
     def wait_ready(self, timeout: float = 120) -> None:
-        """Ready when every pool process exists and has touched the broker (the log says ready at INFO only)."""
-        deadline = time.monotonic() + timeout
+        """Ready when every pool process exists and has finished its warm-up (pools opened, reference data
+        and prices loaded: claims_tasks/warmup.py, counted in the fleet's metrics), so that a run's clock
+        measures the work, not a process starting: a fleet runs for a night, not for one benchmark."""
+        started = time.monotonic()
+        deadline = started + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
-            if len(children(self.proc.pid)) >= self.concurrency:
-                time.sleep(1.0)  # the pool processes finish worker_process_init
+            if len(children(self.proc.pid)) >= self.concurrency and warm_processes(self.redis_url) >= self.concurrency:
+                self.warmup_seconds = time.monotonic() - started
                 return
             time.sleep(0.2)
         raise TimeoutError(f"worker not ready after {timeout}s:\n{self.log.read_text()[-3000:]}")

@@ -66,6 +66,9 @@ METRICS: dict[str, MetricDef] = {
     "query_calls": MetricDef("counter", "Statements run by worker connections.", ("statement",)),
     "query_seconds": MetricDef("counter", "Wall time of statements run by worker connections.", ("statement",)),
     "rvu_cache_lookups": MetricDef("counter", "RVU price lookups by where they were answered.", ("result",)),
+    # A pool process's warm-up (claims_tasks/warmup.py): how many finished, and where their time went.
+    "pool_process_warmups": MetricDef("counter", "Pool processes whose warm-up finished, by result.", ("result",)),
+    "pool_process_warmup_seconds": MetricDef("counter", "Time pool processes spent warming up.", ("step",)),
     # Production's facilities, payers and financial classes (claims_tasks/reference_cache.py): a chunk's
     # distinct ids answered from the process's memory (hit) or asked of production (miss).
     "reference_cache_lookups": MetricDef(

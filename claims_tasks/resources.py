@@ -126,8 +126,10 @@ def build_resources(settings: Settings, scorer: Scorer | None = None) -> WorkerR
                 "application_name": f"claims_tasks.{name}",
                 "cursor_factory": TrackedCursor,
                 # Timestamps read in UTC whatever the server's zone: a year-1 or year-9999 received_at
-                # shifted by a local offset falls outside Python's range (db/bounds.py).
-                "options": "-c TimeZone=UTC",
+                # shifted by a local offset falls outside Python's range (db/bounds.py). No JIT: a chunk's
+                # statements take milliseconds, and a plan costed high (production without statistics)
+                # compiled for 120-155 ms per statement (docs/PERFORMANCE.md).
+                "options": "-c TimeZone=UTC -c jit=off",
             },
             open=True,
         )

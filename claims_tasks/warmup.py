@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from claims_tasks.metrics import MetricsBatch
 from claims_tasks.resources import WorkerResources
 from db.rvu import warm_rvu_codes
 
@@ -40,11 +41,19 @@ def warm(res: WorkerResources) -> dict[str, float]:
 
 def start(resources: Callable[[], WorkerResources]) -> threading.Thread:
     def run() -> None:
+        figures, res = MetricsBatch(), None
         try:
-            spent = warm(resources())
+            res = resources()
+            spent = warm(res)
             logger.info("pool process warm: %s", {k: round(v, 3) for k, v in spent.items()})
+            figures.inc("pool_process_warmups", result="ok")
+            for step, seconds in spent.items():
+                figures.inc("pool_process_warmup_seconds", seconds, step=step)
         except Exception as exc:  # the first chunk loads whatever is missing, and reports it if it fails
             logger.warning("pool process warm-up incomplete: %s: %s", type(exc).__name__, exc)
+            figures.inc("pool_process_warmups", result="incomplete")
+        if res is not None:  # how a deployment (and the benchmark) knows the fleet is warm
+            figures.flush(res.metrics_redis)
 
     thread = threading.Thread(target=run, name="claims-warm-up", daemon=True)
     thread.start()

@@ -24,17 +24,24 @@ from db.bounds import bounded
 from db.params import text_array
 
 # The patients once (unnest), their claims through the subscriber_id/date_of_birth index, the chunk's own
-# claims dropped by a hashed anti-join, then the few remaining claims' lines through the primary key.
+# claims dropped by a hashed anti-join, then the few remaining claims' lines through the primary key: by
+# `= ANY(ARRAY(...))`, an index condition whatever the statistics say. A plain join was planned, on a
+# production whose statistics lagged its million rows, as a merge join walking claim_lines' whole index.
 # Dates are read bounded (db/bounds.py): another claim's date Python cannot hold must not fail this chunk.
 _OTHERS = f"""
+WITH c AS MATERIALIZED (
+    SELECT c.claim_id, c.subscriber_id, c.date_of_birth, c.rendering_npi, c.billing_npi, c.service_from,
+           c.claim_frequency
+    FROM (SELECT DISTINCT * FROM unnest(%(subscribers)s::text[], %(births)s::date[])) AS p(subscriber_id, born)
+    JOIN {{claims}} c ON c.subscriber_id = p.subscriber_id AND c.date_of_birth = p.born
+    WHERE c.claim_frequency IS DISTINCT FROM '8'
+      AND c.claim_id NOT IN (SELECT unnest(%(skip)s::text[]))
+)
 SELECT c.claim_id, c.subscriber_id, {bounded("date_of_birth", "c")}, c.rendering_npi, c.billing_npi,
        {bounded("service_from", "c")}, c.claim_frequency, l.line_number, l.procedure_code, l.modifiers,
        l.line_charge, {bounded("service_date", "l")}
-FROM (SELECT DISTINCT * FROM unnest(%(subscribers)s::text[], %(births)s::date[])) AS p(subscriber_id, born)
-JOIN {{claims}} c ON c.subscriber_id = p.subscriber_id AND c.date_of_birth = p.born
-JOIN {{lines}} l ON l.claim_id = c.claim_id
-WHERE c.claim_frequency IS DISTINCT FROM '8'
-  AND c.claim_id NOT IN (SELECT unnest(%(skip)s::text[]))
+FROM c JOIN {{lines}} l ON l.claim_id = c.claim_id
+WHERE l.claim_id = ANY(ARRAY(SELECT claim_id FROM c))
 ORDER BY c.claim_id, l.line_number
 """  # nosec B608 # column expressions are code constants (db/bounds.py); values are bound parameters
 STAGING_QUERY = _OTHERS.format(claims="staging.claims", lines="staging.claim_lines")

@@ -68,7 +68,7 @@ HOT_QUERIES: tuple[HotQuery, ...] = (
     HotQuery("read chunk", "staging", chunks.CHUNK_QUERY,
              lambda s: {"ids": text_array(s.claim_ids), "batch": s.batch_id}),
     HotQuery("outcomes already in production", "production", production.EXISTING_QUERY,
-             lambda s: (text_array(s.claim_ids), list(OPEN_FAILED))),
+             lambda s: {"ids": text_array(s.claim_ids), "open": list(OPEN_FAILED)}),
     HotQuery("duplicates in staging", "staging", duplicates.STAGING_QUERY,
              lambda s: {"subscribers": s.subscribers, "births": s.births, "skip": text_array(s.claim_ids)}),
     HotQuery("duplicates in production", "production", duplicates.PRODUCTION_QUERY,
@@ -82,10 +82,15 @@ HOT_QUERIES: tuple[HotQuery, ...] = (
 )  # fmt: skip
 
 
+# The workers' connections run without JIT (claims_tasks/resources.py): plans are shown as they run there.
+AS_WORKERS_RUN_THEM = "SET LOCAL jit = off"
+
+
 def explain(conn: psycopg.Connection, query: HotQuery, sample: Sample, analyze: bool = False) -> dict[str, Any]:
     """The plan as PostgreSQL's JSON (a dict); with analyze, the statement runs and is rolled back."""
     options = "ANALYZE, BUFFERS, " if analyze else ""
     try:  # VERBOSE: each node names its relation's schema
+        conn.execute(AS_WORKERS_RUN_THEM)
         row = conn.execute(f"EXPLAIN ({options}VERBOSE, FORMAT JSON) {query.sql}", query.params(sample)).fetchone()
     finally:
         conn.rollback()
@@ -105,6 +110,7 @@ def _shorten(line: str) -> str:
 def explain_text(conn: psycopg.Connection, query: HotQuery, sample: Sample, analyze: bool = False) -> str:
     options = "ANALYZE, BUFFERS" if analyze else "COSTS"
     try:
+        conn.execute(AS_WORKERS_RUN_THEM)
         rows = conn.execute(f"EXPLAIN ({options}) {query.sql}", query.params(sample)).fetchall()
     finally:
         conn.rollback()

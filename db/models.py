@@ -88,12 +88,12 @@ staging_claims = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     _updated_at(),
     CheckConstraint(STATUS_CHECK, name="status"),
-    # No index names status, batch_id, queued_at or updated_at, and half of each page stays free: the two
+    # No index names status, batch_id, queued_at or updated_at, and 55 % of each page stays free: the two
     # status flips of every claim are then heap-only updates (s0009). New claims are found in dispatch_inbox.
     # Duplicate lookup (s0003). Hash, not btree (s0007): a btree refuses values above ~2.7 kB, and staging
     # must store whatever arrives.
     Index("ix_claims_subscriber", "subscriber_id", postgresql_using="hash"),
-    postgresql_with={"fillfactor": 50},
+    postgresql_with={"fillfactor": 45},
 )
 
 # Claims waiting for the dispatcher, filled by triggers on staging.claims (s0009), emptied as pages are taken.

@@ -29,6 +29,8 @@ REFERENCE_TABLES = (
 WORKER_GRANTS: dict[str, dict[str, str]] = {
     STAGING: {
         "claims": "SELECT, UPDATE",  # dispatch marks queued; outcomes; operator corrections
+        # The dispatcher takes pages out of it; triggers on claims (s0009) add to it, with the writer's rights.
+        "dispatch_inbox": "SELECT, INSERT, DELETE",
         "claim_lines": "SELECT, INSERT, DELETE",  # corrections replace a claim's lines
         "claim_diagnoses": "SELECT, INSERT, DELETE",
         "batches": "SELECT, INSERT, UPDATE",

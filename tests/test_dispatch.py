@@ -104,3 +104,67 @@ def test_advisory_lock_lets_one_dispatcher_act(clean: Settings, staging: psycopg
 
 def test_nothing_new_dispatches_nothing(clean: Settings) -> None:
     assert run_dispatch() is None
+
+
+def test_every_way_a_claim_becomes_new_reaches_the_dispatcher(clean: Settings, staging: psycopg.Connection) -> None:
+    """The dispatcher reads staging.dispatch_inbox, not a status index (migration s0009): claims inserted
+    `new` and claims set back to `new` are found, each is queued once, and an entry whose claim is gone or
+    no longer new is dropped without effect."""
+    claims = make_valid_claims(staging, 300, facilities=4)
+    insert_claims(staging, claims)
+    staging.execute("INSERT INTO staging.dispatch_inbox VALUES ('GONE-1')")  # its claim was deleted
+    staging.commit()
+    first = run_dispatch()
+    assert first is not None and first.claims == 300
+    assert staging.execute("SELECT count(*) FROM staging.dispatch_inbox").fetchone() == (0,)
+
+    # An operator sends two claims round again; one more is inserted queued (not new) by hand.
+    again = [claims[0].claim_id, claims[1].claim_id]
+    staging.execute("UPDATE staging.claims SET status = 'new' WHERE claim_id = ANY(%s)", (again,))
+    staging.execute("UPDATE staging.claims SET updated_at = now() WHERE claim_id = %s", (claims[2].claim_id,))
+    staging.commit()
+    assert sorted(r[0] for r in staging.execute("SELECT claim_id FROM staging.dispatch_inbox")) == sorted(again)
+
+    second = run_dispatch()
+    assert second is not None and second.claims == 2
+    queued = dict(staging.execute("SELECT claim_id, batch_id FROM staging.claims WHERE claim_id = ANY(%s)", (again,)))
+    assert set(queued.values()) == {second.batch_id}
+    assert staging.execute("SELECT count(*) FROM staging.claims WHERE status = 'queued'").fetchone() == (300,)
+    assert run_dispatch() is None
+
+
+def test_status_flips_are_heap_only_updates(clean: Settings, staging: psycopg.Connection) -> None:
+    """No index names a column the two flips change, so PostgreSQL updates the rows in place (HOT): the
+    cost the status stage and dispatch had paid for five index entries per claim (docs/PERFORMANCE.md)."""
+    indexed = {
+        col
+        for (col,) in staging.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
+            " AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'staging.claims'::regclass"
+        )
+    }
+    predicates = staging.execute(
+        "SELECT count(*) FROM pg_index WHERE indrelid = 'staging.claims'::regclass AND indpred IS NOT NULL"
+    ).fetchone()
+    assert indexed.isdisjoint({"status", "batch_id", "queued_at", "updated_at", "attempts"}), indexed
+    assert predicates == (0,)
+
+    insert_claims(staging, make_valid_claims(staging, 2_000, facilities=4))
+    staging.commit()
+    before = _updates(staging)
+    assert run_dispatch() is not None
+    after = _updates(staging)
+    updated, hot = after[0] - before[0], after[1] - before[1]
+    assert updated == 2_000
+    assert hot >= 0.9 * updated, f"only {hot} of {updated} dispatch flips were heap-only"
+
+
+def _updates(conn: psycopg.Connection) -> tuple[int, int]:
+    """This database's count of updates and heap-only updates of staging.claims, as of now."""
+    conn.commit()
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    row = conn.execute(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = 'staging.claims'::regclass"
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])

@@ -24,6 +24,7 @@ from db.reference import load_reference
 from db.rvu import price_per_unit, rvu_version
 from tests.factories import insert_claims, make_valid_claims
 from tests.test_pipeline import _dispatch
+from tests.workers import WorkerProcess
 
 
 @pytest.fixture
@@ -125,3 +126,22 @@ def test_a_chunk_reports_cache_lookups_statement_timings_and_slow_statements(
     assert slow and all(e["statement"].encode() in texts for e in slow)
     assert any(b"staging.claims" in t for t in texts.values())
     assert client.hget("claims_tasks:pool_stats", b"x") is None and client.hlen("claims_tasks:pool_stats") >= 1
+
+
+def test_each_pool_process_reports_its_warm_up(clean: Settings, worker: WorkerProcess) -> None:
+    """A real worker's pool processes warm up before their first chunk and count it in the fleet's
+    metrics, with the seconds per step: how a deployment (and the benchmark) knows the fleet is warm."""
+    client = redis.Redis.from_url(clean.broker_url)
+
+    def series(name: str, label: str) -> dict[str, float]:
+        return {
+            json.loads(k.decode().split("|")[1])[label]: float(v)
+            for k, v in client.hgetall(METRICS_KEY).items()
+            if k.decode().startswith(name + "|")
+        }
+
+    deadline = time.monotonic() + 60
+    while series("pool_process_warmups", "result").get("ok", 0) < worker.concurrency and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert series("pool_process_warmups", "result") == {"ok": worker.concurrency}
+    assert {"pools", "reference", "rvu"} <= set(series("pool_process_warmup_seconds", "step"))

@@ -45,6 +45,7 @@ class WorkerProcess:
         if queues:
             argv += ["-Q", ",".join(queues)]
         self.log = log
+        self.concurrency = concurrency
         self._sink = log.open("wb")
         self.proc = subprocess.Popen(
             argv,

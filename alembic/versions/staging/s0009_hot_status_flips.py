@@ -12,11 +12,11 @@ new row version plus an entry in all five indexes, measured at ~5x the cost of t
 
 - the claims waiting for dispatch are listed in `staging.dispatch_inbox`, filled by triggers on every way a
   claim becomes `new` (inserted so, or set back to it) and emptied by the dispatcher as it takes a page;
-- staging.claims leaves half of each page free (fillfactor 50) so the new row version fits beside the old
-  one, which HOT requires; the space taken is the price (rows already stored keep their packing until the
-  table is rewritten, e.g. VACUUM FULL);
-- the sweep for claims queued too long and a batch's ledger counts read the table by a scan: they run
-  every 30 s at most and only while a batch is unfinished (claims_tasks/dispatch.py).
+- staging.claims leaves 55 % of each page free (fillfactor 45) so the new row versions of a whole page,
+  with their line pointers, fit beside the old ones, which HOT requires; the space is the price (rows
+  already stored keep their packing until the table is rewritten, e.g. by VACUUM FULL);
+- the sweep for claims queued too long scans the table, and only while a batch opened before its cut-off
+  is unfinished (claims_tasks/dispatch.py); `reconcile --batch` counts a batch's claims by a scan.
 """
 
 from collections.abc import Sequence
@@ -62,7 +62,7 @@ def upgrade() -> None:
     op.execute("DROP INDEX staging.ix_claims_new")
     op.execute("DROP INDEX staging.ix_claims_batch_status")
     op.execute("DROP INDEX staging.ix_claims_queued_at")
-    op.execute("ALTER TABLE staging.claims SET (fillfactor = 50)")
+    op.execute("ALTER TABLE staging.claims SET (fillfactor = 45)")
 
 
 def downgrade() -> None:
