@@ -124,6 +124,8 @@ WHERE claim_id = ANY(%s) AND status = 'queued' AND batch_id = %s
 def mark_outcomes(conn: psycopg.Connection, batch_id: str, outcomes: Mapping[str, str]) -> dict[str, int]:
     """Move claims from `queued` to their outcome (done/failed/review), and advance the batch by what
     actually changed, in the same transaction. Returns the flipped counts per status."""
+    if not outcomes:
+        return {}
     by_status: dict[str, list[str]] = {}
     for claim_id, status in outcomes.items():
         by_status.setdefault(status, []).append(claim_id)
