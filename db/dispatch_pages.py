@@ -4,8 +4,8 @@ A page is a range of claim ids, keyset bounds found in staging.dispatch_inbox (t
 dispatch, kept by triggers: migration s0009), so pages are independent and can be marked on several
 connections at once. Marking takes the page's ids out of the inbox and flips the claims to `queued`: a
 heap-only update, as no index of staging.claims names a column it changes. The marking statement answers
-with the page's ids grouped by facility and value, one array each, instead of a row per claim: decoding a million
-rows was a third of the dispatcher's time.
+with the page's ids grouped by facility and value, one array each, instead of a row per claim: decoding a
+million rows was a third of the dispatcher's time.
 """
 
 from __future__ import annotations

@@ -61,50 +61,49 @@ def copy_rows(block: bytes) -> list[tuple[str | None, ...]]:
     return [tuple(None if v == "\\N" else v for v in row.split("\t")) for row in block.decode().splitlines()]
 
 
+# Per id, one index probe of each table (LATERAL .. LIMIT 1 keeps each probe a parameterized index scan,
+# whatever the statistics say). Not a join with the unnested ids, nor `= ANY`: on a production whose
+# statistics lag its rows (autovacuum off, or a night's load not yet analyzed) the planner took claim_id for
+# unselective (claims' keys are (claim_id, service_from), per partition) and read the whole table, or merged
+# over its whole index: 0.1-0.6 s per chunk at a million claims.
+_HELD_QUERY = """
+SELECT i.claim_id, CASE WHEN c.routed_to_review THEN 'review' ELSE 'done' END, 0 AS k
+FROM unnest(%(ids)s::text[]) AS i(claim_id)
+CROSS JOIN LATERAL (SELECT routed_to_review FROM claims WHERE claim_id = i.claim_id LIMIT 1) c
+"""
+_OPEN_FAILED_QUERY = """
+SELECT i.claim_id, 'failed', 1
+FROM unnest(%(ids)s::text[]) AS i(claim_id)
+CROSS JOIN LATERAL (
+    SELECT 1 FROM failed_claims WHERE claim_id = i.claim_id AND status = ANY(%(open)s) LIMIT 1
+) f
+"""
+# Both in one round trip, claims rows first.
+EXISTING_QUERY = f"{_HELD_QUERY}UNION ALL{_OPEN_FAILED_QUERY}ORDER BY k\n"
+
+
+def _probe(conn: psycopg.Connection, query: str, claim_ids: Sequence[str]) -> list[tuple[str, str, int]]:
+    return conn.execute(query, {"ids": text_array(claim_ids), "open": list(OPEN_FAILED)}).fetchall()
+
+
 def existing_outcomes(conn: psycopg.Connection, claim_ids: Sequence[str]) -> dict[str, str]:
     """Claims of this list that production already holds: 'done' (or 'review' when the model routed it
     there) if in claims, 'failed' if an open failure. (A closed failure — repaired, resolved, voided — is
     history: the claim may be processed again.)"""
     found: dict[str, str] = {}
-    for cid, outcome, _first in conn.execute(EXISTING_QUERY, {"ids": text_array(claim_ids), "open": list(OPEN_FAILED)}):
+    for cid, outcome, _first in _probe(conn, EXISTING_QUERY, claim_ids):
         found.setdefault(cid, outcome)  # claims rows come first: a claim in production is done
     return found
 
 
 def claims_held(conn: psycopg.Connection, claim_ids: Sequence[str]) -> dict[str, str]:
     """existing_outcomes' claims half: 'done' or 'review' for claims this database holds (a claims shard)."""
-    rows = conn.execute(
-        "SELECT claim_id, routed_to_review FROM claims WHERE claim_id = ANY(%s)", (text_array(claim_ids),)
-    )
-    return {cid: "review" if review else "done" for cid, review in rows}
+    return {cid: outcome for cid, outcome, _ in _probe(conn, _HELD_QUERY, claim_ids)}
 
 
 def open_failures(conn: psycopg.Connection, claim_ids: Sequence[str]) -> set[str]:
     """existing_outcomes' failures half: claims with an open failure here (the home database)."""
-    rows = conn.execute(
-        "SELECT claim_id FROM failed_claims WHERE claim_id = ANY(%s) AND status = ANY(%s)",
-        (text_array(claim_ids), list(OPEN_FAILED)),
-    )
-    return {r[0] for r in rows}
-
-
-# One round trip for both tables; per id, one index probe of each (LATERAL .. LIMIT 1 keeps each probe a
-# parameterized index scan, whatever the statistics say). Not a join with the unnested ids, nor `= ANY`:
-# on a production whose statistics lag its rows (autovacuum off, or a night's load not yet analyzed) the
-# planner took claim_id for unselective (claims' keys are (claim_id, service_from), per partition) and read
-# the whole table, or merged over its whole index: 0.1-0.6 s per chunk at a million claims.
-EXISTING_QUERY = """
-SELECT i.claim_id, CASE WHEN c.routed_to_review THEN 'review' ELSE 'done' END, 0 AS k
-FROM unnest(%(ids)s::text[]) AS i(claim_id)
-CROSS JOIN LATERAL (SELECT routed_to_review FROM claims WHERE claim_id = i.claim_id LIMIT 1) c
-UNION ALL
-SELECT i.claim_id, 'failed', 1
-FROM unnest(%(ids)s::text[]) AS i(claim_id)
-CROSS JOIN LATERAL (
-    SELECT 1 FROM failed_claims WHERE claim_id = i.claim_id AND status = ANY(%(open)s) LIMIT 1
-) f
-ORDER BY k
-"""
+    return {cid for cid, _, _ in _probe(conn, _OPEN_FAILED_QUERY, claim_ids)}
 
 
 def remove_outcomes(conn: psycopg.Connection, batch_id: str, outcomes: Mapping[str, str]) -> int:
